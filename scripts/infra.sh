@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Local PostgreSQL 15, Redis 7 and RabbitMQ 3.10 on loopback, fixed non-default ports, data under .run/.
+#   scripts/infra.sh up [postgres|redis|rabbitmq]...   start (idempotent); installs Debian packages if missing and allowed
+#   scripts/infra.sh down [service]...                 stop only what `up` started (pid/marker files under .run/infra)
+#   scripts/infra.sh start|stop <service>              same as up/down for one service (used by fault tests)
+#   scripts/infra.sh env                               connection settings as shell exports
+#   scripts/infra.sh status                            what is running
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN="${FLASHSALE_RUN_DIR:-$ROOT/.run}"
+STATE="$RUN/infra"
+PG_PORT="${FLASHSALE_PG_PORT:-54329}"
+REDIS_PORT="${FLASHSALE_REDIS_PORT:-63790}"
+AMQP_PORT="${FLASHSALE_AMQP_PORT:-56720}"
+AMQP_DIST_PORT=$((AMQP_PORT + 1))
+EPMD_PORT="${FLASHSALE_EPMD_PORT:-43690}"
+RABBIT_NODE="flashsale@localhost"
+PG_USER=flashsale
+PG_PASSWORD="${FLASHSALE_PG_PASSWORD:-flashsale-dev}"
+PG_DB=flashsale
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }
+
+pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+    [[ -x "$d/postgres" ]] && { echo "$d"; return; }
+  done
+  return 1
+}
+
+need_packages() {
+  local missing=()
+  pg_bin >/dev/null || missing+=(postgresql-15)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v wrk >/dev/null || missing+=(wrk)
+  ((${#missing[@]} == 0)) && return 0
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      die "missing Debian packages: ${missing[*]}. Install them with: sudo apt-get install -y ${missing[*]}"
+    fi
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  # Keep the packages' own init scripts from starting system-wide daemons on default ports.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee $policy >/dev/null; $sudo chmod +x $policy; made_policy=1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  ((made_policy)) && $sudo rm -f $policy
+  return 0
+}
+
+as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; }
+
+up_postgres() {
+  local bin data="$RUN/postgres/data" sock="$RUN/postgres/sock"
+  bin="$(pg_bin)" || die "PostgreSQL binaries not found"
+  if pg_ready; then log "postgres already running on 127.0.0.1:$PG_PORT"; return; fi
+  mkdir -p "$RUN/postgres" "$sock"
+  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$RUN/postgres"
+  if [[ ! -s "$data/PG_VERSION" ]]; then
+    log "initdb $data"
+    local pw="$RUN/postgres/pwfile"; echo "$PG_PASSWORD" > "$pw"; [[ $(id -u) -eq 0 ]] && chown postgres "$pw"
+    as_postgres "$bin/initdb" -D "$data" -U "$PG_USER" --pwfile="$pw" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >/dev/null
+    rm -f "$pw"
+    cat >> "$data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$sock'
+max_connections = 400
+shared_buffers = 256MB
+fsync = on
+synchronous_commit = on
+logging_collector = off
+CONF
+  fi
+  as_postgres "$bin/pg_ctl" -D "$data" -l "$RUN/postgres/postgres.log" -w -t 60 start >/dev/null
+  touch "$STATE/postgres.started"
+  if ! as_postgres "$bin/psql" -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc "select 1 from pg_database where datname='$PG_DB'" | grep -q 1; then
+    as_postgres "$bin/psql" -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "create database $PG_DB" >/dev/null
+  fi
+  log "postgres ready on 127.0.0.1:$PG_PORT"
+}
+
+down_postgres() {
+  local bin; bin="$(pg_bin)" || return 0
+  if [[ -f "$STATE/postgres.started" ]] && [[ -s "$RUN/postgres/data/postmaster.pid" ]]; then
+    as_postgres "$bin/pg_ctl" -D "$RUN/postgres/data" -m fast -w stop >/dev/null || true
+    log "postgres stopped"
+  fi
+  rm -f "$STATE/postgres.started"
+}
+
+redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+up_redis() {
+  if redis_ready; then log "redis already running on 127.0.0.1:$REDIS_PORT"; return; fi
+  mkdir -p "$RUN/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" --appendonly yes --appendfsync everysec \
+    --daemonize yes --pidfile "$RUN/redis/redis.pid" --logfile "$RUN/redis/redis.log" --maxclients 10000 \
+    --save "" >/dev/null
+  for _ in $(seq 1 100); do redis_ready && break; sleep 0.1; done
+  redis_ready || die "redis did not start; see $RUN/redis/redis.log"
+  touch "$STATE/redis.started"
+  log "redis ready on 127.0.0.1:$REDIS_PORT"
+}
+
+down_redis() {
+  if [[ -f "$STATE/redis.started" ]] && redis_ready; then
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+    for _ in $(seq 1 50); do redis_ready || break; sleep 0.1; done
+    log "redis stopped"
+  fi
+  rm -f "$STATE/redis.started"
+}
+
+rabbit_env() {
+  export RABBITMQ_NODENAME="$RABBIT_NODE" RABBITMQ_NODE_PORT="$AMQP_PORT" RABBITMQ_DIST_PORT="$AMQP_DIST_PORT"
+  export ERL_EPMD_PORT="$EPMD_PORT"
+  export RABBITMQ_MNESIA_BASE="$RUN/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$RUN/rabbitmq/log"
+  export RABBITMQ_CONFIG_FILE="$RUN/rabbitmq/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$RUN/rabbitmq/enabled_plugins"
+  export RABBITMQ_PID_FILE="$RUN/rabbitmq/rabbitmq.pid" RABBITMQ_ADVANCED_CONFIG_FILE="$RUN/rabbitmq/advanced.config"
+}
+
+rabbit_ready() { rabbit_env; timeout 20 rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null 2>&1; }
+rabbit_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$AMQP_PORT") 2>/dev/null; }
+
+up_rabbitmq() {
+  rabbit_env
+  if rabbit_port_open && rabbit_ready; then log "rabbitmq already running on 127.0.0.1:$AMQP_PORT"; return; fi
+  mkdir -p "$RUN/rabbitmq/mnesia" "$RUN/rabbitmq/log"
+  cat > "$RUN/rabbitmq/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+loopback_users.guest = true
+log.console = false
+log.file.level = warning
+vm_memory_high_watermark.relative = 0.6
+disk_free_limit.absolute = 200MB
+CONF
+  echo '[].' > "$RUN/rabbitmq/enabled_plugins"
+  echo '[].' > "$RUN/rabbitmq/advanced.config"
+  if [[ $(id -u) -eq 0 ]]; then chown -R rabbitmq:rabbitmq "$RUN/rabbitmq"; fi
+  log "starting rabbitmq ($RABBIT_NODE)"
+  setsid nohup rabbitmq-server >"$RUN/rabbitmq/stdout.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do rabbit_port_open && break; sleep 0.5; done
+  rabbit_ready || die "rabbitmq did not start; see $RUN/rabbitmq/log and $RUN/rabbitmq/stdout.log"
+  touch "$STATE/rabbitmq.started"
+  log "rabbitmq ready on 127.0.0.1:$AMQP_PORT"
+}
+
+down_rabbitmq() {
+  rabbit_env
+  if [[ -f "$STATE/rabbitmq.started" ]] && rabbit_port_open; then
+    timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true
+    log "rabbitmq stopped"
+  fi
+  rm -f "$STATE/rabbitmq.started"
+}
+
+print_env() {
+  cat <<ENV
+export FLASHSALE_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=$PG_USER;Password=$PG_PASSWORD'
+export FLASHSALE_REDIS='127.0.0.1:$REDIS_PORT'
+export FLASHSALE_RABBITMQ='amqp://guest:guest@127.0.0.1:$AMQP_PORT/'
+ENV
+}
+
+status() {
+  pg_ready && echo "postgres  up    127.0.0.1:$PG_PORT" || echo "postgres  down  127.0.0.1:$PG_PORT"
+  redis_ready && echo "redis     up    127.0.0.1:$REDIS_PORT" || echo "redis     down  127.0.0.1:$REDIS_PORT"
+  rabbit_port_open && echo "rabbitmq  up    127.0.0.1:$AMQP_PORT" || echo "rabbitmq  down  127.0.0.1:$AMQP_PORT"
+}
+
+services() { if (($# == 0)); then echo postgres redis rabbitmq; else echo "$@"; fi; }
+
+cmd="${1:-}"; shift || true
+mkdir -p "$STATE"
+case "$cmd" in
+  up|start)
+    need_packages
+    for s in $(services "$@"); do
+      case $s in postgres|redis|rabbitmq) "up_$s";; *) die "unknown service: $s";; esac
+    done ;;
+  down|stop)
+    for s in $(services "$@"); do
+      case $s in postgres|redis|rabbitmq) "down_$s";; *) die "unknown service: $s";; esac
+    done ;;
+  env) print_env ;;
+  status) status ;;
+  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
