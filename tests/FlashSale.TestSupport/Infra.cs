@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace FlashSale.TestSupport;
+
+/// <summary>
+/// Connection settings of the shared local servers started by <c>scripts/infra.sh up</c>.
+/// Tests never skip when a server is missing: <see cref="RequireAsync"/> fails them with the command to run.
+/// </summary>
+public static class Infra
+{
+    public static string Postgres =>
+        Environment.GetEnvironmentVariable("FLASHSALE_POSTGRES")
+        ?? "Host=127.0.0.1;Port=54329;Database=flashsale;Username=flashsale;Password=flashsale-dev";
+
+    public static string Redis => Environment.GetEnvironmentVariable("FLASHSALE_REDIS") ?? "127.0.0.1:63790";
+
+    public static string RabbitMq => Environment.GetEnvironmentVariable("FLASHSALE_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:56720/";
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static async Task RequireAsync(bool postgres = true, bool redis = true, bool rabbitMq = true)
+    {
+        if (postgres) await RequirePortAsync("PostgreSQL", new NpgsqlConnectionStringBuilder(Postgres).Host!, new NpgsqlConnectionStringBuilder(Postgres).Port);
+        if (redis) { var parts = Redis.Split(':'); await RequirePortAsync("Redis", parts[0], int.Parse(parts[1])); }
+        if (rabbitMq) { var uri = new Uri(RabbitMq); await RequirePortAsync("RabbitMQ", uri.Host, uri.Port); }
+    }
+
+    static async Task RequirePortAsync(string what, string host, int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            await client.ConnectAsync(host, port, cts.Token);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException($"{what} is not reachable on {host}:{port} ({e.Message}). Start it with: scripts/infra.sh up", e);
+        }
+    }
+
+    /// <summary>Creates an empty database for one fixture and returns its connection string (isolates test classes).</summary>
+    public static async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        await RequireAsync(redis: false, rabbitMq: false);
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 63)].ToLowerInvariant();
+        await using (var conn = new NpgsqlConnection(Postgres))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(Postgres) { Database = name }.ConnectionString;
+    }
+
+    static string FindRepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "FlashSale.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("FlashSale.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Runs scripts/infra.sh with extra environment (used by <see cref="PrivateInfra"/>).</summary>
+    internal static async Task<string> RunInfraScriptAsync(IReadOnlyDictionary<string, string> env, params string[] args)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot };
+        psi.ArgumentList.Add(Path.Combine(RepoRoot, "scripts", "infra.sh"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"scripts/infra.sh {string.Join(' ', args)} failed ({p.ExitCode}): {await stderr}");
+        return await stdout;
+    }
+}
+
+/// <summary>
+/// A private set of servers (own ports, own data directory under .run/) for fault tests that stop and start
+/// a server, so that they never disturb the shared instances other tests use.
+/// </summary>
+public sealed class PrivateInfra : IAsyncDisposable
+{
+    static int _next;
+    readonly Dictionary<string, string> _env;
+
+    public int PostgresPort { get; }
+    public int RedisPort { get; }
+    public int AmqpPort { get; }
+
+    public PrivateInfra(string name)
+    {
+        // Port blocks per instance: 55000 + 10*k (+0 postgres, +2 redis, +4 amqp, +5 amqp dist).
+        var k = (Environment.ProcessId % 50) * 10 + Interlocked.Increment(ref _next);
+        var basePort = 55000 + 10 * (k % 900);
+        PostgresPort = basePort; RedisPort = basePort + 2; AmqpPort = basePort + 4;
+        _env = new()
+        {
+            ["FLASHSALE_RUN_DIR"] = Path.Combine(Infra.RepoRoot, ".run", "private", $"{name}-{basePort}"),
+            ["FLASHSALE_PG_PORT"] = PostgresPort.ToString(),
+            ["FLASHSALE_REDIS_PORT"] = RedisPort.ToString(),
+            ["FLASHSALE_AMQP_PORT"] = AmqpPort.ToString(),
+            ["FLASHSALE_RABBIT_NODE"] = $"fs{basePort}",
+        };
+    }
+
+    public string Postgres => $"Host=127.0.0.1;Port={PostgresPort};Database=flashsale;Username=flashsale;Password=flashsale-dev";
+    public string Redis => $"127.0.0.1:{RedisPort}";
+    public string RabbitMq => $"amqp://guest:guest@127.0.0.1:{AmqpPort}/";
+
+    public Task StartAsync(params string[] services) => Infra.RunInfraScriptAsync(_env, ["up", .. services]);
+    public Task StopAsync(params string[] services) => Infra.RunInfraScriptAsync(_env, ["down", .. services]);
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await StopAsync(); } catch { /* best effort */ }
+        try { Directory.Delete(_env["FLASHSALE_RUN_DIR"], recursive: true); } catch { /* postgres-owned files may remain */ }
+    }
+}
