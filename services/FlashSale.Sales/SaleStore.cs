@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Reflection;
+using StackExchange.Redis;
+
+namespace FlashSale.Sales;
+
+public enum ReserveOutcome { Accepted, Replayed, Rejected }
+
+/// <summary>Reasons a reservation is refused; the names are the API's machine-readable <c>reason</c>.</summary>
+public static class Reasons
+{
+    public const string SoldOut = "SOLD_OUT";
+    public const string LimitReached = "LIMIT_REACHED";
+    public const string NotStarted = "NOT_STARTED";
+    public const string Ended = "ENDED";
+    public const string UnknownSku = "UNKNOWN_SKU";
+    public const string UnknownSale = "UNKNOWN_SALE";
+    public const string IdempotencyMismatch = "IDEMPOTENCY_MISMATCH";
+    public const string Contention = "CONTENTION";
+}
+
+public readonly record struct ReserveResult(ReserveOutcome Outcome, Guid OrderId, string? Reason, string? Detail, long Remaining)
+{
+    public static ReserveResult Reject(string reason, string? detail = null) => new(ReserveOutcome.Rejected, Guid.Empty, reason, detail, -1);
+}
+
+public sealed record ProductStock(string Sku, long Initial, long Remaining, long Reserved, long Released, int PerUserLimit, decimal Price)
+{
+    /// <summary>Units held by orders that were not released.</summary>
+    public long Sold => Reserved - Released;
+}
+
+public sealed record SaleState(DateTimeOffset StartsAt, DateTimeOffset EndsAt, TimeSpan PaymentTimeout, string Currency);
+
+public sealed class StockBelowSoldException(string sku, long requested, long sold)
+    : Exception($"spec.products stock of '{sku}' ({requested}) is below the units already sold ({sold}); refused")
+{
+    public string Sku { get; } = sku;
+    public long Requested { get; } = requested;
+    public long Sold { get; } = sold;
+}
+
+/// <summary>The sale's live state in Redis: preload, the reserve gate, release, and reads. Thread-safe; one per process.</summary>
+public sealed class SaleStore(IConnectionMultiplexer redis)
+{
+    internal static readonly string PreloadScript = ReadScript("preload.lua");
+    internal static readonly string ReserveScript = ReadScript("reserve.lua");
+    internal static readonly string ReleaseScript = ReadScript("release.lua");
+
+    readonly IDatabase _db = redis.GetDatabase();
+
+    public IConnectionMultiplexer Redis => redis;
+
+    /// <summary>Loads the scripts so that calls go out as EVALSHA from the first request on.</summary>
+    public async Task LoadScriptsAsync()
+    {
+        foreach (var endpoint in redis.GetEndPoints())
+        {
+            var server = redis.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica) continue;
+            foreach (var s in new[] { PreloadScript, ReserveScript, ReleaseScript }) await server.ScriptLoadAsync(s);
+        }
+    }
+
+    public async Task<IReadOnlyList<ProductStock>> PreloadAsync(SaleDefinition sale)
+    {
+        var errors = sale.Validate();
+        if (errors.Count > 0) throw new SaleFileException(sale.Id, errors);
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var args = new List<RedisValue>
+        {
+            sale.Name,
+            sale.StartsAt.ToUnixTimeMilliseconds(),
+            sale.EndsAt.ToUnixTimeMilliseconds(),
+            (long)sale.PaymentTimeout.TotalMilliseconds,
+            sale.Products.Count > 0 ? sale.Products[0].Currency : "EUR",
+            sale.Products.Count,
+        };
+        foreach (var p in sale.Products)
+        {
+            args.Add(p.Sku); args.Add(p.Stock); args.Add(p.PerUserLimit); args.Add(p.Price.ToString(CultureInfo.InvariantCulture));
+        }
+        var result = (RedisResult[])(await _db.ScriptEvaluateAsync(PreloadScript,
+            [k.Meta, k.Remaining, k.Initial, k.Limit, k.Price, k.Reserved, k.Released, SaleKeys.Registry(sale.Namespace)], [.. args]))!;
+        if ((string)result[0]! == "ERR")
+            throw new StockBelowSoldException((string)result[2]!, long.Parse((string)result[3]!), long.Parse((string)result[4]!));
+        return await GetStockAsync(k);
+    }
+
+    public async Task<ReserveResult> ReserveAsync(SaleKeys k, Guid userId, string sku, int quantity, Guid newOrderId, string idempotencyKey, TimeSpan idempotencyTtl)
+    {
+        var user = userId.ToString("N");
+        var result = (RedisResult[])(await _db.ScriptEvaluateAsync(ReserveScript,
+            [k.Meta, k.Remaining, k.Limit, k.Bought, k.Idempotency(userId, idempotencyKey), k.Stream, k.Reserved, k.Price],
+            [user, sku, quantity, newOrderId.ToString(), idempotencyKey, (long)idempotencyTtl.TotalSeconds]))!;
+        var status = (string)result[0]!;
+        var value = (string)result[1]!;
+        return status switch
+        {
+            "OK" => new ReserveResult(ReserveOutcome.Accepted, Guid.Parse(value), null, null, long.Parse((string)result[2]!)),
+            "DUP" => new ReserveResult(ReserveOutcome.Replayed, Guid.Parse(value), null, null, -1),
+            _ => ReserveResult.Reject(value, (string?)result[2]),
+        };
+    }
+
+    /// <summary>Returns an order's units to stock; true only the first time for that order id.</summary>
+    public async Task<bool> ReleaseAsync(SaleKeys k, Guid orderId, Guid userId, string sku, int quantity)
+    {
+        var released = (long)(await _db.ScriptEvaluateAsync(ReleaseScript,
+            [k.Remaining, k.Bought, k.Released, k.ReleasedOrders],
+            [orderId.ToString(), userId.ToString("N"), sku, quantity]));
+        return released == 1;
+    }
+
+    public async Task<SaleState?> GetSaleAsync(SaleKeys k)
+    {
+        var v = await _db.HashGetAsync(k.Meta, ["starts_at_ms", "ends_at_ms", "payment_timeout_ms", "currency"]);
+        if (v[0].IsNull) return null;
+        return new SaleState(DateTimeOffset.FromUnixTimeMilliseconds((long)v[0]), DateTimeOffset.FromUnixTimeMilliseconds((long)v[1]),
+            TimeSpan.FromMilliseconds((long)v[2]), (string?)v[3] ?? "EUR");
+    }
+
+    public async Task<IReadOnlyList<ProductStock>> GetStockAsync(SaleKeys k)
+    {
+        var batch = _db.CreateBatch();
+        var initial = batch.HashGetAllAsync(k.Initial);
+        var remaining = batch.HashGetAllAsync(k.Remaining);
+        var reserved = batch.HashGetAllAsync(k.Reserved);
+        var released = batch.HashGetAllAsync(k.Released);
+        var limit = batch.HashGetAllAsync(k.Limit);
+        var price = batch.HashGetAllAsync(k.Price);
+        batch.Execute();
+        static Dictionary<string, string> Map(HashEntry[] e) => e.ToDictionary(x => (string)x.Name!, x => (string)x.Value!);
+        var (i, r, s, rel, l, p) = (Map(await initial), Map(await remaining), Map(await reserved), Map(await released), Map(await limit), Map(await price));
+        return i.Keys
+            .Order(StringComparer.Ordinal)
+            .Select(sku => new ProductStock(sku,
+                long.Parse(i[sku]),
+                long.Parse(r.GetValueOrDefault(sku, "0")),
+                long.Parse(s.GetValueOrDefault(sku, "0")),
+                long.Parse(rel.GetValueOrDefault(sku, "0")),
+                int.Parse(l.GetValueOrDefault(sku, "1")),
+                decimal.Parse(p.GetValueOrDefault(sku, "0"), CultureInfo.InvariantCulture)))
+            .ToList();
+    }
+
+    /// <summary>Units each user holds per sku ("user|sku" -> units); used by audits.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GetHoldingsAsync(SaleKeys k) =>
+        (await _db.HashGetAllAsync(k.Bought)).ToDictionary(e => (string)e.Name!, e => (long)e.Value);
+
+    public async Task<IReadOnlyList<string>> ListSalesAsync(string @namespace) =>
+        (await _db.SetMembersAsync(SaleKeys.Registry(@namespace))).Select(v => (string)v!).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>Removes every key of the sale (missing keys count as removed). Returns the number of keys deleted.</summary>
+    public async Task<long> DeleteAsync(SaleKeys k)
+    {
+        long deleted = await _db.KeyDeleteAsync(k.All);
+        foreach (var endpoint in redis.GetEndPoints())
+        {
+            var server = redis.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica) continue;
+            var batch = new List<RedisKey>();
+            await foreach (var key in server.KeysAsync(pattern: k.IdempotencyPrefix.Replace("[", "\\[").Replace("]", "\\]") + "*", pageSize: 1000))
+            {
+                batch.Add(key);
+                if (batch.Count == 1000) { deleted += await _db.KeyDeleteAsync([.. batch]); batch.Clear(); }
+            }
+            if (batch.Count > 0) deleted += await _db.KeyDeleteAsync([.. batch]);
+        }
+        await _db.SetRemoveAsync(SaleKeys.Registry(k.Namespace), k.Sale);
+        return deleted;
+    }
+
+    static string ReadScript(string name)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("FlashSale.Sales.Scripts." + name)
+            ?? throw new InvalidOperationException("embedded script missing: " + name);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

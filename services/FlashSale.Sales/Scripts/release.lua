@@ -1,0 +1,10 @@
+-- Returns the quantity of one order to stock, exactly once per order id.
+-- KEYS: 1 remaining, 2 bought, 3 released (units), 4 released orders (set)
+-- ARGV: 1 order id, 2 user id, 3 sku, 4 quantity
+-- Returns 1 when released now, 0 when it had been released before.
+if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return 0 end
+local qty = tonumber(ARGV[4])
+redis.call('HINCRBY', KEYS[1], ARGV[3], qty)
+redis.call('HINCRBY', KEYS[2], ARGV[2] .. '|' .. ARGV[3], -qty)
+redis.call('HINCRBY', KEYS[3], ARGV[3], qty)
+return 1

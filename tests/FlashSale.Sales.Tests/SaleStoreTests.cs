@@ -1,0 +1,147 @@
+using FlashSale.Sales;
+using FlashSale.TestSupport;
+using StackExchange.Redis;
+
+namespace FlashSale.Sales.Tests;
+
+public sealed class RedisFixture : IAsyncLifetime
+{
+    public ConnectionMultiplexer Redis { get; private set; } = null!;
+    public SaleStore Store { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Infra.RequireAsync(postgres: false, rabbitMq: false);
+        Redis = await ConnectionMultiplexer.ConnectAsync(Infra.Redis + ",allowAdmin=true");
+        Store = new SaleStore(Redis);
+        await Store.LoadScriptsAsync();
+    }
+
+    public async Task DisposeAsync() => await Redis.DisposeAsync();
+}
+
+public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>
+{
+    static SaleDefinition NewSale(long stock = 10, int limit = 1, double startInSeconds = -60, double endInSeconds = 3600) =>
+        new("test", "s" + Guid.NewGuid().ToString("N")[..12], DateTimeOffset.UtcNow.AddSeconds(startInSeconds), DateTimeOffset.UtcNow.AddSeconds(endInSeconds),
+            TimeSpan.FromMinutes(15), [new ProductDefinition("p1", "P1", 10m, "EUR", stock, limit), new ProductDefinition("p2", "P2", 5m, "EUR", stock, 5)]);
+
+    Task<ReserveResult> Reserve(SaleDefinition s, Guid user, string sku = "p1", int qty = 1, string? key = null) =>
+        fx.Store.ReserveAsync(new SaleKeys(s.Namespace, s.Name), user, sku, qty, Guid.CreateVersion7(), key ?? Guid.NewGuid().ToString(), TimeSpan.FromHours(1));
+
+    [Fact]
+    public async Task PreloadIsIdempotentAndNeverOverwritesARunningSale()
+    {
+        var sale = NewSale(stock: 10);
+        await fx.Store.PreloadAsync(sale);
+        Assert.Equal(ReserveOutcome.Accepted, (await Reserve(sale, Guid.NewGuid())).Outcome);
+        var again = await fx.Store.PreloadAsync(sale);
+        var p1 = again.Single(p => p.Sku == "p1");
+        Assert.Equal(10, p1.Initial);
+        Assert.Equal(9, p1.Remaining);
+        Assert.Equal(1, p1.Sold);
+    }
+
+    [Fact]
+    public async Task AHigherStockAddsTheDifferenceAndALowerOneBelowSoldIsRefused()
+    {
+        var sale = NewSale(stock: 10, limit: 5);
+        await fx.Store.PreloadAsync(sale);
+        for (var i = 0; i < 4; i++) await Reserve(sale, Guid.NewGuid());
+        var raised = await fx.Store.PreloadAsync(sale with { Products = [sale.Products[0] with { Stock = 15 }, sale.Products[1]] });
+        Assert.Equal((15, 11L), (raised[0].Initial, raised[0].Remaining));
+
+        var e = await Assert.ThrowsAsync<StockBelowSoldException>(() =>
+            fx.Store.PreloadAsync(sale with { Products = [sale.Products[0] with { Stock = 3 }, sale.Products[1]] }));
+        Assert.Equal(("p1", 4L), (e.Sku, e.Sold));
+        var unchanged = await fx.Store.GetStockAsync(new SaleKeys(sale.Namespace, sale.Name));
+        Assert.Equal((15, 11L), (unchanged[0].Initial, unchanged[0].Remaining));
+
+        var lowered = await fx.Store.PreloadAsync(sale with { Products = [sale.Products[0] with { Stock = 6 }, sale.Products[1]] });
+        Assert.Equal((6, 2L, 4L), (lowered[0].Initial, lowered[0].Remaining, lowered[0].Sold));
+    }
+
+    [Fact]
+    public async Task TheGateAnswersEveryReason()
+    {
+        var sale = NewSale(stock: 1, limit: 1);
+        await fx.Store.PreloadAsync(sale);
+        var buyer = Guid.NewGuid();
+        Assert.Equal(Reasons.UnknownSku, (await Reserve(sale, buyer, sku: "nope")).Reason);
+        Assert.Equal(Reasons.LimitReached, (await Reserve(sale, buyer, qty: 2)).Reason);
+        Assert.Equal(ReserveOutcome.Accepted, (await Reserve(sale, buyer)).Outcome);
+        Assert.Equal(Reasons.LimitReached, (await Reserve(sale, buyer)).Reason);
+        Assert.Equal(Reasons.SoldOut, (await Reserve(sale, Guid.NewGuid())).Reason);
+        var unknown = new SaleDefinition("test", "missing-" + Guid.NewGuid().ToString("N")[..8], default, default, default, []);
+        Assert.Equal(Reasons.UnknownSale, (await Reserve(unknown, buyer)).Reason);
+
+        var early = NewSale(startInSeconds: 60);
+        await fx.Store.PreloadAsync(early);
+        Assert.Equal(Reasons.NotStarted, (await Reserve(early, buyer)).Reason);
+        var late = NewSale(startInSeconds: -120, endInSeconds: -60);
+        await fx.Store.PreloadAsync(late);
+        Assert.Equal(Reasons.Ended, (await Reserve(late, buyer)).Reason);
+    }
+
+    [Fact]
+    public async Task TheSameKeyReplaysTheOrderAndADifferentBodyIsAMismatch()
+    {
+        var sale = NewSale(stock: 10, limit: 5);
+        await fx.Store.PreloadAsync(sale);
+        var buyer = Guid.NewGuid();
+        var first = await Reserve(sale, buyer, key: "k1");
+        var again = await Reserve(sale, buyer, key: "k1");
+        Assert.Equal(ReserveOutcome.Replayed, again.Outcome);
+        Assert.Equal(first.OrderId, again.OrderId);
+        Assert.Equal(Reasons.IdempotencyMismatch, (await Reserve(sale, buyer, qty: 2, key: "k1")).Reason);
+        // another user's key space is separate
+        Assert.Equal(ReserveOutcome.Accepted, (await Reserve(sale, Guid.NewGuid(), key: "k1")).Outcome);
+        var stock = await fx.Store.GetStockAsync(new SaleKeys(sale.Namespace, sale.Name));
+        Assert.Equal(8, stock[0].Remaining);
+        Assert.Equal(2, await fx.Redis.GetDatabase().StreamLengthAsync(new SaleKeys(sale.Namespace, sale.Name).Stream));
+    }
+
+    [Fact]
+    public async Task TwoThousandConcurrentReservationsTakeExactlyTheStock()
+    {
+        var sale = NewSale(stock: 100, limit: 1);
+        await fx.Store.PreloadAsync(sale);
+        var results = await Task.WhenAll(Enumerable.Range(0, 2000).Select(_ => Reserve(sale, Guid.NewGuid())));
+        Assert.Equal(100, results.Count(r => r.Outcome == ReserveOutcome.Accepted));
+        Assert.All(results.Where(r => r.Outcome != ReserveOutcome.Accepted), r => Assert.Equal(Reasons.SoldOut, r.Reason));
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var stock = (await fx.Store.GetStockAsync(k))[0];
+        Assert.Equal((0L, 100L), (stock.Remaining, stock.Sold));
+        Assert.Equal(100, await fx.Redis.GetDatabase().StreamLengthAsync(k.Stream));
+    }
+
+    [Fact]
+    public async Task ReleaseReturnsStockExactlyOnceAndFreesTheBuyersLimit()
+    {
+        var sale = NewSale(stock: 1, limit: 1);
+        await fx.Store.PreloadAsync(sale);
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var buyer = Guid.NewGuid();
+        var order = await Reserve(sale, buyer);
+        var releases = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1)));
+        Assert.Equal(1, releases.Count(r => r));
+        var stock = (await fx.Store.GetStockAsync(k))[0];
+        Assert.Equal((1L, 1L, 1L, 0L), (stock.Remaining, stock.Reserved, stock.Released, stock.Sold));
+        Assert.Equal(ReserveOutcome.Accepted, (await Reserve(sale, buyer)).Outcome);
+    }
+
+    [Fact]
+    public async Task DeleteRemovesEveryKeyOfTheSale()
+    {
+        var sale = NewSale();
+        await fx.Store.PreloadAsync(sale);
+        await Reserve(sale, Guid.NewGuid());
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        Assert.Contains(sale.Name, await fx.Store.ListSalesAsync(sale.Namespace));
+        await fx.Store.DeleteAsync(k);
+        var server = fx.Redis.GetServer(fx.Redis.GetEndPoints()[0]);
+        Assert.Empty(server.Keys(pattern: "fs:" + k.Tag + "*"));
+        Assert.DoesNotContain(sale.Name, await fx.Store.ListSalesAsync(sale.Namespace));
+        Assert.Equal(0, await fx.Store.DeleteAsync(k));
+    }
+}
