@@ -13,6 +13,7 @@ public static partial class MigrationExtensions
     /// Applies the embedded <c>Migrations/*.sql</c> resources of <paramref name="assembly"/> in name order when the host starts
     /// (before requests are served): one transaction, under an advisory lock derived from <paramref name="schema"/>, each applied
     /// version recorded in <c>&lt;schema&gt;.schema_versions</c>. Safe when several replicas start at once.
+    /// Unqualified names in the scripts resolve to <paramref name="schema"/> (search_path is set for the transaction).
     /// </summary>
     public static IServiceCollection AddMigrations(this IServiceCollection services, string schema, Assembly assembly)
     {
@@ -56,6 +57,7 @@ sealed class MigrationRunner(NpgsqlDataSource dataSource, string schema, Assembl
                 version text PRIMARY KEY,
                 applied_at timestamptz NOT NULL DEFAULT now()
             );
+            SET LOCAL search_path TO {schema}, public;
             """, connection, transaction))
         {
             await command.ExecuteNonQueryAsync(cancellationToken);
