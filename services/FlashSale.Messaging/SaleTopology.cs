@@ -35,6 +35,9 @@ public sealed partial class SaleTopology
     public string ExpiryQueue => $"{Prefix}.orders.expiry";
     public string ExpiryWaitQueue => $"{Prefix}.orders.expiry-wait";
 
+    /// <summary>Stands in for the wait queue while a changed payment timeout is applied (see <see cref="DeclareAsync"/>).</summary>
+    public string ExpiryWaitBridgeQueue => $"{Prefix}.orders.expiry-wait.bridge";
+
     public static string DeadLetterQueueOf(string queue) => queue + ".dlq";
 
     /// <summary>Queues that consumers read: stock, notifications, orders.expiry.</summary>
@@ -56,8 +59,9 @@ public sealed partial class SaleTopology
 
     /// <summary>
     /// Declares (idempotently) the exchanges, queues and bindings. If the payment timeout changed, the wait queue (whose
-    /// TTL cannot be changed in place) is deleted and declared again when it is empty; when orders still wait in it,
-    /// <see cref="TopologyConflictException"/> is thrown and nothing is lost (call again once it has drained).
+    /// TTL cannot change in place) is replaced when it is empty, a bridge queue catching order.reserved meanwhile; when
+    /// orders still wait in it, <see cref="TopologyConflictException"/> is thrown and nothing is lost (declare again once
+    /// it has drained, i.e. after the previous payment timeout).
     /// </summary>
     public async Task DeclareAsync(IConnection connection, TimeSpan paymentTimeout, CancellationToken cancellationToken = default)
     {
@@ -94,28 +98,54 @@ public sealed partial class SaleTopology
             await channel.QueueBindAsync(queue, Exchange, key, cancellationToken: cancellationToken);
     }
 
+    /// <summary>
+    /// Gives the wait queue a new TTL without a moment in which order.reserved reaches no wait queue: the bridge queue
+    /// (new TTL) is bound first, the old wait queue unbound, deleted only if empty, declared again and bound, then the
+    /// bridge unbound. Events the bridge caught meanwhile still dead-letter after the new TTL (copies are deduped by the
+    /// expiry consumer's inbox); the unbound bridge stays until <see cref="DeleteAsync"/>.
+    /// </summary>
     async Task ReplaceEmptyWaitQueueAsync(ChannelSource channels, Dictionary<string, object?> arguments, TimeSpan paymentTimeout, CancellationToken cancellationToken)
     {
-        var channel = await channels.GetAsync(cancellationToken);
-        var waiting = (await channel.QueueDeclarePassiveAsync(ExpiryWaitQueue, cancellationToken)).MessageCount;
-        if (waiting == 0)
+        var waiting = await MessageCountAsync(channels, ExpiryWaitQueue, cancellationToken);
+        if (waiting > 0) throw WaitQueueBusy(ExpiryWaitQueue, waiting, paymentTimeout);
+
+        try
         {
-            try
-            {
-                await channel.QueueDeleteAsync(ExpiryWaitQueue, ifUnused: false, ifEmpty: true, cancellationToken: cancellationToken);
-                await DeclareQueueAsync(channels, ExpiryWaitQueue, arguments, cancellationToken);
-                return;
-            }
-            catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == Constants.PreconditionFailed)
-            {
-                channels.Broken();
-                waiting = 1; // an order arrived between the count and the delete
-            }
+            await DeclareQueueAsync(channels, ExpiryWaitBridgeQueue, arguments, cancellationToken);
         }
-        throw new TopologyConflictException(
-            $"The payment timeout of sale {Namespace}/{Sale} cannot change to {paymentTimeout} while orders wait in {ExpiryWaitQueue} " +
-            $"({waiting} message(s)); declare again once it is empty.");
+        catch (TopologyConflictException)
+        {
+            // The bridge of an earlier change has another TTL; unbound, it can only shrink, so empty means safe to delete.
+            var bridged = await MessageCountAsync(channels, ExpiryWaitBridgeQueue, cancellationToken);
+            if (bridged > 0) throw WaitQueueBusy(ExpiryWaitBridgeQueue, bridged, paymentTimeout);
+            await (await channels.GetAsync(cancellationToken)).QueueDeleteAsync(ExpiryWaitBridgeQueue, ifUnused: false, ifEmpty: false, cancellationToken: cancellationToken);
+            await DeclareQueueAsync(channels, ExpiryWaitBridgeQueue, arguments, cancellationToken);
+        }
+        var channel = await channels.GetAsync(cancellationToken);
+        await channel.QueueBindAsync(ExpiryWaitBridgeQueue, Exchange, EventRoutingKeys.OrderReserved, cancellationToken: cancellationToken);
+        await channel.QueueUnbindAsync(ExpiryWaitQueue, Exchange, EventRoutingKeys.OrderReserved, cancellationToken: cancellationToken);
+
+        waiting = await MessageCountAsync(channels, ExpiryWaitQueue, cancellationToken);
+        if (waiting > 0)
+        {
+            // Orders arrived before the unbind: keep both bound (copies are deduped) and try again once the old TTL has passed.
+            await (await channels.GetAsync(cancellationToken)).QueueBindAsync(ExpiryWaitQueue, Exchange, EventRoutingKeys.OrderReserved, cancellationToken: cancellationToken);
+            throw WaitQueueBusy(ExpiryWaitQueue, waiting, paymentTimeout);
+        }
+        // Quorum queues refuse queue.delete with if-empty (and close the connection): the queue is unbound and empty instead.
+        await (await channels.GetAsync(cancellationToken)).QueueDeleteAsync(ExpiryWaitQueue, ifUnused: false, ifEmpty: false, cancellationToken: cancellationToken);
+        await DeclareQueueAsync(channels, ExpiryWaitQueue, arguments, cancellationToken);
+        channel = await channels.GetAsync(cancellationToken);
+        await channel.QueueBindAsync(ExpiryWaitQueue, Exchange, EventRoutingKeys.OrderReserved, cancellationToken: cancellationToken);
+        await channel.QueueUnbindAsync(ExpiryWaitBridgeQueue, Exchange, EventRoutingKeys.OrderReserved, cancellationToken: cancellationToken);
     }
+
+    TopologyConflictException WaitQueueBusy(string queue, uint waiting, TimeSpan paymentTimeout) => new(
+        $"The payment timeout of sale {Namespace}/{Sale} cannot change to {paymentTimeout} while orders wait in {queue} " +
+        $"({waiting} message(s)); declare again once it is empty (after the previous timeout).");
+
+    static async Task<uint> MessageCountAsync(ChannelSource channels, string queue, CancellationToken cancellationToken) =>
+        (await (await channels.GetAsync(cancellationToken)).QueueDeclarePassiveAsync(queue, cancellationToken)).MessageCount;
 
     /// <summary>Names of this sale's exchanges and queues that do not exist (passive declares); empty when all exist.</summary>
     public Task<IReadOnlyList<string>> FindMissingAsync(IConnection connection, CancellationToken cancellationToken = default) =>
@@ -128,7 +158,7 @@ public sealed partial class SaleTopology
     public async Task DeleteAsync(IConnection connection, CancellationToken cancellationToken = default)
     {
         await using var channels = new ChannelSource(connection);
-        foreach (var queue in Queues)
+        foreach (var queue in (IEnumerable<string>)[.. Queues, ExpiryWaitBridgeQueue])
         {
             try { await (await channels.GetAsync(cancellationToken)).QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false, cancellationToken: cancellationToken); }
             catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == Constants.NotFound) { channels.Broken(); }
