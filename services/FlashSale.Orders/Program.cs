@@ -1,6 +1,14 @@
+using FlashSale.Orders.Apis;
+using FlashSale.Orders.Extensions;
+using FlashSale.ServiceDefaults;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddOrdersServices();
+
 var app = builder.Build();
-app.MapGet("/", () => "FlashSale.Orders");
+app.MapDefaultEndpoints();
+app.MapOrdersApi();
 app.Run();
 
 public partial class Program;

@@ -27,7 +27,7 @@ public sealed record OrderEvent(
     string Currency,
     DateTimeOffset OccurredAt,
     DateTimeOffset? PaymentDueAt = null,
-    string? Username = null)
+    string? BuyerEmail = null)
 {
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, SalesJsonContext.Default.OrderEvent);
     public static OrderEvent FromJson(ReadOnlySpan<byte> json) =>

@@ -87,12 +87,12 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         return await GetStockAsync(k);
     }
 
-    public async Task<ReserveResult> ReserveAsync(SaleKeys k, Guid userId, string sku, int quantity, Guid newOrderId, string idempotencyKey, TimeSpan idempotencyTtl)
+    public async Task<ReserveResult> ReserveAsync(SaleKeys k, Guid userId, string sku, int quantity, Guid newOrderId, string idempotencyKey, TimeSpan idempotencyTtl, string? email = null)
     {
         var user = userId.ToString("N");
         var result = (RedisResult[])(await _db.ScriptEvaluateAsync(ReserveScript,
             [k.Meta, k.Remaining, k.Limit, k.Bought, k.Idempotency(userId, idempotencyKey), k.Stream, k.Reserved, k.Price],
-            [user, sku, quantity, newOrderId.ToString(), idempotencyKey, (long)idempotencyTtl.TotalSeconds]))!;
+            [user, sku, quantity, newOrderId.ToString(), idempotencyKey, (long)idempotencyTtl.TotalSeconds, email ?? ""]))!;
         var status = (string)result[0]!;
         var value = (string)result[1]!;
         return status switch
@@ -101,6 +101,17 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
             "DUP" => new ReserveResult(ReserveOutcome.Replayed, Guid.Parse(value), null, null, -1),
             _ => ReserveResult.Reject(value, (string?)result[2]),
         };
+    }
+
+    /// <summary>The stored outcome of an idempotency key, if any (the same answer reserve.lua would replay).</summary>
+    public async Task<ReserveResult?> FindReplayAsync(SaleKeys k, Guid userId, string idempotencyKey, string sku, int quantity)
+    {
+        var stored = (string?)await _db.StringGetAsync(k.Idempotency(userId, idempotencyKey));
+        if (stored is null) return null;
+        var sep = stored.IndexOf('#');
+        return stored.AsSpan(0, sep).SequenceEqual($"{sku}|{quantity}")
+            ? new ReserveResult(ReserveOutcome.Replayed, Guid.Parse(stored.AsSpan(sep + 1)), null, null, -1)
+            : ReserveResult.Reject(Reasons.IdempotencyMismatch);
     }
 
     /// <summary>Returns an order's units to stock; true only the first time for that order id.</summary>

@@ -1,6 +1,14 @@
+using FlashSale.ServiceDefaults;
+using FlashSale.Stock.Apis;
+using FlashSale.Stock.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddStockServices();
+
 var app = builder.Build();
-app.MapGet("/", () => "FlashSale.Stock");
+app.MapDefaultEndpoints();
+app.MapStockApi();
 app.Run();
 
 public partial class Program;

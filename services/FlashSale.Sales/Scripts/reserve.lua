@@ -1,7 +1,7 @@
 -- The stock gate: one atomic step decides window, idempotency, per-user limit and stock,
 -- then takes the stock and appends the order to the sale's stream (the outbox).
 -- KEYS: 1 meta, 2 remaining, 3 limit, 4 bought (field user|sku), 5 idempotency key, 6 stream, 7 reserved, 8 price
--- ARGV: 1 user id, 2 sku, 3 quantity, 4 new order id, 5 idempotency key (raw), 6 idempotency ttl seconds
+-- ARGV: 1 user id, 2 sku, 3 quantity, 4 new order id, 5 idempotency key (raw), 6 idempotency ttl seconds, 7 buyer e-mail
 -- Returns {'OK', orderId, remaining} | {'DUP', orderId, ''} | {'ERR', reason, detail}
 local starts = redis.call('HGET', KEYS[1], 'starts_at_ms')
 if not starts then return {'ERR', 'UNKNOWN_SALE', ''} end
@@ -34,5 +34,5 @@ redis.call('HINCRBY', KEYS[4], field, qty)
 redis.call('HINCRBY', KEYS[7], sku, qty)
 redis.call('SET', KEYS[5], fingerprint .. '#' .. ARGV[4], 'EX', ARGV[6])
 local price = redis.call('HGET', KEYS[8], sku) or '0'
-redis.call('XADD', KEYS[6], '*', 'id', ARGV[4], 'user', ARGV[1], 'sku', sku, 'qty', ARGV[3], 'price', price, 'key', ARGV[5], 'ts', tostring(now))
+redis.call('XADD', KEYS[6], '*', 'id', ARGV[4], 'user', ARGV[1], 'sku', sku, 'qty', ARGV[3], 'price', price, 'key', ARGV[5], 'ts', tostring(now), 'email', ARGV[7] or '')
 return {'OK', ARGV[4], tostring(remaining - qty)}

@@ -1,0 +1,125 @@
+using System.Security.Claims;
+using System.Text.Json.Serialization;
+using FlashSale.Orders.Gates;
+using FlashSale.Sales;
+using FlashSale.ServiceDefaults;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace FlashSale.Orders.Apis;
+
+public sealed record PlaceOrderRequest(string? Sku, int? Quantity);
+public sealed record OrderAccepted(Guid OrderId, string Status, string Sale, string Sku, int Quantity);
+public sealed record OrderView(Guid OrderId, string Sale, string Sku, int Quantity, decimal UnitPrice, string Currency, string Status,
+    DateTimeOffset CreatedAt, DateTimeOffset PaymentDueAt, DateTimeOffset? PaidAt, DateTimeOffset? ExpiredAt);
+public sealed record OrderPage(IReadOnlyList<OrderView> Items, int Page, int PageSize, bool HasMore);
+
+[JsonSerializable(typeof(PlaceOrderRequest))]
+[JsonSerializable(typeof(OrderAccepted))]
+[JsonSerializable(typeof(OrderView))]
+[JsonSerializable(typeof(OrderPage))]
+[JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
+public partial class OrdersJsonContext : JsonSerializerContext;
+
+public sealed class OrderServices(IStockGate gate, NpgsqlDataSource db, IOptions<OrdersOptions> options, OrdersMetrics metrics)
+{
+    public IStockGate Gate { get; } = gate;
+    public NpgsqlDataSource Db { get; } = db;
+    public OrdersOptions Options { get; } = options.Value;
+    public OrdersMetrics Metrics { get; } = metrics;
+}
+
+public static class OrdersApi
+{
+    public const int MaxIdempotencyKeyLength = 100;
+
+    public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("api").RequireAuthorization();
+        api.MapPost("sales/{sale}/orders", PlaceOrderAsync);
+        api.MapGet("orders/{id:guid}", GetOrderAsync).WithName("GetOrder");
+        api.MapGet("orders", ListOrdersAsync);
+        return app;
+    }
+
+    public static async Task<Results<Accepted<OrderAccepted>, ProblemHttpResult>> PlaceOrderAsync(
+        string sale,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        PlaceOrderRequest? body,
+        ClaimsPrincipal user,
+        [FromServices] OrderServices s,
+        CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(idempotencyKey))
+            return Problems.ReasonProblem(400, "IDEMPOTENCY_KEY_REQUIRED", "An Idempotency-Key header is required",
+                "Send a unique key per purchase attempt (e.g. a UUID) and reuse it when retrying that attempt.");
+        if (idempotencyKey.Length > MaxIdempotencyKeyLength || idempotencyKey.Any(ch => ch < 0x21 || ch > 0x7e))
+            return Problems.ReasonProblem(400, "VALIDATION", "Invalid Idempotency-Key header",
+                $"The key must be 1-{MaxIdempotencyKeyLength} visible ASCII characters.");
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(body?.Sku) || body.Sku.Length > 64) errors["sku"] = ["sku is required (1-64 characters)"];
+        if (body?.Quantity is not { } q || q < 1 || q > s.Options.MaxQuantity) errors["quantity"] = [$"quantity must be between 1 and {s.Options.MaxQuantity}"];
+        if (errors.Count > 0) return Problems.ValidationProblem(errors);
+        if (sale.Length > 63) return Problems.ReasonProblem(404, Reasons.UnknownSale, "Unknown sale");
+
+        var request = new ReserveRequest(s.Options.Namespace, sale, user.GetUserId(), user.FindFirstValue("email"), body!.Sku!, body.Quantity!.Value,
+            idempotencyKey, Guid.CreateVersion7());
+        var result = await s.Gate.ReserveAsync(request, ct);
+        s.Metrics.Answer(s.Gate.Name, result.Reason ?? result.Outcome.ToString().ToUpperInvariant());
+        if (result.Outcome is ReserveOutcome.Accepted or ReserveOutcome.Replayed)
+            return TypedResults.Accepted($"/api/orders/{result.OrderId}",
+                new OrderAccepted(result.OrderId, "RESERVED", sale, request.Sku, request.Quantity));
+        return result.Reason switch
+        {
+            Reasons.SoldOut => Problems.ReasonProblem(409, Reasons.SoldOut, "Sold out", $"Not enough '{request.Sku}' left for this order."),
+            Reasons.LimitReached => Problems.ReasonProblem(409, Reasons.LimitReached, "Per-user limit reached", $"This order would exceed your limit for '{request.Sku}'."),
+            Reasons.NotStarted => Problems.ReasonProblem(409, Reasons.NotStarted, "The sale has not started",
+                long.TryParse(result.Detail, out var ms) ? $"The sale opens at {DateTimeOffset.FromUnixTimeMilliseconds(ms):O}." : null),
+            Reasons.Ended => Problems.ReasonProblem(410, Reasons.Ended, "The sale has ended"),
+            Reasons.UnknownSku => Problems.ReasonProblem(422, Reasons.UnknownSku, "Unknown product", $"Sale '{sale}' has no product '{request.Sku}'."),
+            Reasons.UnknownSale => Problems.ReasonProblem(404, Reasons.UnknownSale, "Unknown sale", $"There is no sale '{sale}'."),
+            Reasons.IdempotencyMismatch => Problems.ReasonProblem(422, Reasons.IdempotencyMismatch, "Idempotency-Key reused with a different request",
+                "This key was already used for another order body; use a new key for a new purchase."),
+            Reasons.Contention => Problems.ReasonProblem(409, Reasons.Contention, "Too much contention, try again"),
+            _ => Problems.ReasonProblem(500, "INTERNAL", "Unexpected gate answer"),
+        };
+    }
+
+    public static async Task<Results<Ok<OrderView>, ProblemHttpResult>> GetOrderAsync(Guid id, ClaimsPrincipal user, [FromServices] OrderServices s, CancellationToken ct)
+    {
+        await using var cmd = s.Db.CreateCommand($"{Select} WHERE order_id = @id AND user_id = @user");
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("user", user.GetUserId());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        // Another user's order is indistinguishable from a missing one.
+        if (!await reader.ReadAsync(ct)) return Problems.ReasonProblem(404, "ORDER_NOT_FOUND", "Order not found",
+            "No such order for this user (an order accepted a moment ago may still be on its way to the database).");
+        return TypedResults.Ok(Read(reader));
+    }
+
+    public static async Task<Results<Ok<OrderPage>, ProblemHttpResult>> ListOrdersAsync(ClaimsPrincipal user, [FromServices] OrderServices s, CancellationToken ct,
+        int page = 1, int pageSize = 20)
+    {
+        if (page < 1 || pageSize < 1 || pageSize > s.Options.MaxPageSize)
+            return Problems.ValidationProblem(new Dictionary<string, string[]> { ["page"] = [$"page >= 1 and 1 <= pageSize <= {s.Options.MaxPageSize}"] });
+        await using var cmd = s.Db.CreateCommand($"{Select} WHERE user_id = @user ORDER BY created_at DESC, order_id DESC LIMIT @limit OFFSET @offset");
+        cmd.Parameters.AddWithValue("user", user.GetUserId());
+        cmd.Parameters.AddWithValue("limit", pageSize + 1);
+        cmd.Parameters.AddWithValue("offset", (long)(page - 1) * pageSize);
+        var items = new List<OrderView>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) items.Add(Read(reader));
+        var more = items.Count > pageSize;
+        return TypedResults.Ok(new OrderPage(more ? items[..pageSize] : items, page, pageSize, more));
+    }
+
+    const string Select = """
+        SELECT order_id, sale, sku, quantity, unit_price, currency, status, created_at, payment_due_at, paid_at, expired_at FROM orders.orders
+        """;
+
+    static OrderView Read(NpgsqlDataReader r) => new(r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetInt32(3), r.GetDecimal(4), r.GetString(5), r.GetString(6),
+        r.GetFieldValue<DateTimeOffset>(7), r.GetFieldValue<DateTimeOffset>(8),
+        r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10));
+}

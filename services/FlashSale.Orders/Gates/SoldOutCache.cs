@@ -1,0 +1,26 @@
+using System.Collections.Concurrent;
+using FlashSale.Sales;
+
+namespace FlashSale.Orders.Gates;
+
+/// <summary>
+/// A per-replica sold-out flag: once Redis answered SOLD_OUT with nothing left, further buyers of that sku are answered
+/// without running the gate script for <see cref="Ttl"/> (a release in this replica clears it at once; one in another
+/// replica is seen when the flag lapses). Idempotent replays are still honoured (see RedisStockGate).
+/// </summary>
+public sealed class SoldOutCache(TimeProvider time)
+{
+    public static readonly TimeSpan Ttl = TimeSpan.FromMilliseconds(250);
+    readonly ConcurrentDictionary<(string, string), SaleKeys> _keys = new();
+    readonly ConcurrentDictionary<(string, string, string), long> _until = new();
+
+    public SaleKeys Keys(string ns, string sale) => _keys.GetOrAdd((ns, sale), static k => new SaleKeys(k.Item1, k.Item2));
+
+    public bool IsSoldOut(string ns, string sale, string sku) =>
+        _until.TryGetValue((ns, sale, sku), out var until) && time.GetTimestamp() < until;
+
+    public void MarkSoldOut(string ns, string sale, string sku) =>
+        _until[(ns, sale, sku)] = time.GetTimestamp() + (long)(Ttl.TotalSeconds * time.TimestampFrequency);
+
+    public void Clear(string ns, string sale, string sku) => _until.TryRemove((ns, sale, sku), out _);
+}

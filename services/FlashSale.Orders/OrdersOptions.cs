@@ -1,0 +1,52 @@
+using System.Diagnostics.Metrics;
+
+namespace FlashSale.Orders;
+
+public sealed class OrdersOptions
+{
+    /// <summary>The Kubernetes namespace of the sales this service sells (the first part of the Redis hash tag).</summary>
+    public string Namespace { get; set; } = "default";
+    /// <summary>redis (default), postgres-row-lock or postgres-optimistic.</summary>
+    public string StockGate { get; set; } = Gates.StockGates.Redis;
+    public TimeSpan IdempotencyTtl { get; set; } = TimeSpan.FromHours(24);
+    public int MaxQuantity { get; set; } = 100;
+    public int MaxPageSize { get; set; } = 100;
+    public RelayOptions Relay { get; set; } = new();
+}
+
+public sealed class RelayOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Publish order events to RabbitMQ (off only for benchmarks that measure the database drain alone).</summary>
+    public bool Publish { get; set; } = true;
+    public int Workers { get; set; } = 2;
+    public int BatchSize { get; set; } = 1000;
+    public TimeSpan IdleDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+    /// <summary>Entries pending longer than this (a dead or failing relay) are claimed again.</summary>
+    public TimeSpan ClaimIdle { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ClaimInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+public sealed class OrdersMetrics
+{
+    public const string MeterName = "FlashSale.Orders";
+    readonly Counter<long> _answers;
+    readonly Counter<long> _relayed;
+    readonly Histogram<double> _relayInsert;
+
+    public OrdersMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        _answers = meter.CreateCounter<long>("flashsale.orders.answers", description: "Order requests answered, by gate and outcome reason");
+        _relayed = meter.CreateCounter<long>("flashsale.orders.relayed", description: "Orders moved from the Redis stream into PostgreSQL");
+        _relayInsert = meter.CreateHistogram<double>("flashsale.orders.relay.insert.duration", unit: "s", description: "Time to write one relay batch into PostgreSQL");
+    }
+
+    public void Answer(string gate, string outcome) => _answers.Add(1, new("gate", gate), new("outcome", outcome));
+
+    public void RelayInsert(int count, TimeSpan took)
+    {
+        _relayed.Add(count);
+        _relayInsert.Record(took.TotalSeconds);
+    }
+}

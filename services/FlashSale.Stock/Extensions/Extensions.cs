@@ -1,0 +1,28 @@
+using FlashSale.Messaging;
+using FlashSale.Sales;
+using FlashSale.ServiceDefaults;
+using FlashSale.Stock.Apis;
+
+namespace FlashSale.Stock.Extensions;
+
+public static class Extensions
+{
+    public static WebApplicationBuilder AddStockServices(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        builder.AddPostgres();
+        builder.AddRedis();
+        services.AddMigrations("stock", typeof(Extensions).Assembly);
+        services.AddOptions<StockOptions>().BindConfiguration("Stock");
+        services.AddSingleton<SaleAuditor>();
+        services.AddSingleton<StockBroadcaster>();
+        services.AddHostedService(sp => sp.GetRequiredService<StockBroadcaster>());
+        services.AddRabbitMq(builder.Configuration);
+        // Consume the configured sale's stock queue (one sale per deployment, as the operator provisions it).
+        var ns = builder.Configuration["Stock:Namespace"] ?? "default";
+        if (builder.Configuration["Stock:Sale"] is { Length: > 0 } sale)
+            services.AddEventConsumer<StockEventHandler>(new SaleTopology(ns, sale).StockQueue, o => o.Schema = "stock");
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, StockJsonContext.Default));
+        return builder;
+    }
+}

@@ -1,0 +1,190 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using FlashSale.Sales;
+using FlashSale.TestSupport;
+
+namespace FlashSale.Orders.Tests;
+
+public class OrderPathTests : IAsyncLifetime
+{
+    SaleWorld _world = null!;
+
+    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
+    public async Task DisposeAsync() => await _world.DisposeAsync();
+
+    [Theory]
+    [InlineData("redis")]
+    [InlineData("postgres-row-lock")]
+    [InlineData("postgres-optimistic")]
+    public async Task TwoThousandConcurrentBuyersGetExactlyTheHundredUnitsInStock(string gate)
+    {
+        var sale = await _world.NewSaleAsync(stock: 100, limit: 1);
+        var orders = _world.StartOrders(gate);
+        var stock = _world.StartStock(sale.Name);
+        using var http = Buyers.SharedClient(orders.BaseAddress);
+        var buyers = Enumerable.Range(0, 2000).Select(_ => Guid.NewGuid()).ToArray();
+        var tokens = buyers.Select(b => TestTokens.Mint(b)).ToArray();
+
+        var answers = await Task.WhenAll(tokens.Select(async t =>
+        {
+            using var response = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, t, Guid.NewGuid().ToString()));
+            var body = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, Reason: response.StatusCode == HttpStatusCode.Accepted ? "ACCEPTED" : JsonDocument.Parse(body).RootElement.GetProperty("reason").GetString());
+        }));
+
+        Assert.Equal(100, answers.Count(a => a.StatusCode == HttpStatusCode.Accepted));
+        var allowed = gate == "postgres-optimistic" ? new[] { Reasons.SoldOut, Reasons.Contention } : [Reasons.SoldOut];
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Accepted), a =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, a.StatusCode);
+            Assert.Contains(a.Reason, allowed);
+        });
+
+        await _world.WaitForOrdersAsync(sale.Name, 100);
+        var audit = await _world.AuditAsync(stock, sale.Name);
+        Assert.True(audit.Consistent, JsonSerializer.Serialize(audit));
+        Assert.Equal(0, audit.UsersOverLimit);
+        Assert.Equal(100, audit.Products.Single().UnitsInAcceptedOrders);
+        Assert.Equal(0, audit.Products.Single().Remaining);
+        Assert.Equal(100, await _world.ScalarAsync("SELECT count(DISTINCT user_id) FROM orders.orders WHERE sale = @s", ("s", sale.Name)));
+    }
+
+    [Fact]
+    public async Task OneUserSendingFiftyConcurrentOrdersGetsExactlyTheirLimitOfTwo()
+    {
+        var sale = await _world.NewSaleAsync(stock: 100, limit: 2);
+        var orders = _world.StartOrders();
+        var stock = _world.StartStock(sale.Name);
+        using var http = Buyers.SharedClient(orders.BaseAddress);
+        var token = TestTokens.Mint(Guid.NewGuid());
+        var codes = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ =>
+        {
+            using var r = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, token, Guid.NewGuid().ToString()));
+            return (r.StatusCode, await r.Content.ReadAsStringAsync());
+        }));
+        Assert.Equal(2, codes.Count(c => c.StatusCode == HttpStatusCode.Accepted));
+        Assert.All(codes.Where(c => c.StatusCode != HttpStatusCode.Accepted), c => Assert.Contains(Reasons.LimitReached, c.Item2));
+        await _world.WaitForOrdersAsync(sale.Name, 2);
+        var audit = await _world.AuditAsync(stock, sale.Name);
+        Assert.True(audit.Consistent);
+        Assert.Equal(98, audit.Products.Single().Remaining);
+    }
+
+    [Fact]
+    public async Task TwentyIdenticalRequestsWithOneKeyMakeOneOrderAndTwentyIdenticalAnswers()
+    {
+        var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
+        var orders = _world.StartOrders();
+        using var http = Buyers.SharedClient(orders.BaseAddress);
+        var token = TestTokens.Mint(Guid.NewGuid());
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+        {
+            using var r = await http.SendAsync(Buyers.Order(sale.Name, "item", 2, token, "same-key"));
+            return (r.StatusCode, r.Headers.Location?.ToString(), await r.Content.ReadAsStringAsync());
+        }));
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Accepted, a.StatusCode));
+        Assert.Single(answers.Select(a => a.Item2).Distinct());
+        Assert.Single(answers.Select(a => a.Item3).Distinct());
+        await _world.WaitForOrdersAsync(sale.Name, 1);
+
+        using var mismatch = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, token, "same-key"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, mismatch.StatusCode);
+        Assert.Contains(Reasons.IdempotencyMismatch, await mismatch.Content.ReadAsStringAsync());
+        Assert.Equal(98, (await _world.Store.GetStockAsync(new SaleKeys(_world.Namespace, sale.Name)))[0].Remaining);
+    }
+
+    [Fact]
+    public async Task TheWindowOfTheSaleFileDecides()
+    {
+        var early = await _world.NewSaleAsync(startsInSeconds: 60, declareTopology: false);
+        var late = await _world.NewSaleAsync(startsInSeconds: -120, endsInSeconds: -60, declareTopology: false);
+        var orders = _world.StartOrders();
+        using var http = orders.Client();
+        var token = TestTokens.Mint(Guid.NewGuid());
+        using var notStarted = await http.SendAsync(Buyers.Order(early.Name, "item", 1, token, "k1"));
+        Assert.Equal(HttpStatusCode.Conflict, notStarted.StatusCode);
+        Assert.Contains(Reasons.NotStarted, await notStarted.Content.ReadAsStringAsync());
+        using var ended = await http.SendAsync(Buyers.Order(late.Name, "item", 1, token, "k2"));
+        Assert.Equal(HttpStatusCode.Gone, ended.StatusCode);
+        Assert.Contains(Reasons.Ended, await ended.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task BadInputGetsAClearProblemAndChangesNothing()
+    {
+        var sale = await _world.NewSaleAsync(stock: 10, limit: 1);
+        var orders = _world.StartOrders();
+        var stock = _world.StartStock(sale.Name);
+        using var http = orders.Client();
+        var token = TestTokens.Mint(Guid.NewGuid());
+        var expired = TestTokens.Mint(Guid.NewGuid(), lifetime: TimeSpan.FromMinutes(1), notBefore: DateTime.UtcNow.AddHours(-1));
+
+        async Task Expect(HttpStatusCode code, string? reason, HttpRequestMessage request)
+        {
+            using var response = await http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(code == response.StatusCode, $"expected {code}, got {response.StatusCode}: {body}");
+            if (reason is not null) Assert.Equal(reason, JsonDocument.Parse(body).RootElement.GetProperty("reason").GetString());
+            Assert.DoesNotContain("   at ", body);
+        }
+        await Expect(HttpStatusCode.BadRequest, "VALIDATION", Buyers.Order(sale.Name, "item", -1, token, "a"));
+        await Expect(HttpStatusCode.BadRequest, "VALIDATION", Buyers.Order(sale.Name, "item", 0, token, "b"));
+        await Expect(HttpStatusCode.BadRequest, "VALIDATION", Buyers.Order(sale.Name, "item", 1_000_000, token, "c"));
+        await Expect(HttpStatusCode.UnprocessableEntity, Reasons.UnknownSku, Buyers.Order(sale.Name, "nope", 1, token, "d"));
+        await Expect(HttpStatusCode.NotFound, Reasons.UnknownSale, Buyers.Order("no-such-sale", "item", 1, token, "e"));
+        await Expect(HttpStatusCode.BadRequest, "IDEMPOTENCY_KEY_REQUIRED", Buyers.Order(sale.Name, "item", 1, token, null));
+        await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, null, "f"));
+        await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, "not.a.token", "g"));
+        await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, expired, "h"));
+        var malformed = new HttpRequestMessage(HttpMethod.Post, $"/api/sales/{sale.Name}/orders") { Content = new StringContent("{\"sku\": \"item\", \"quantity\": ", Encoding.UTF8, "application/json") };
+        malformed.Headers.Authorization = new("Bearer", token);
+        malformed.Headers.Add("Idempotency-Key", "i");
+        await Expect(HttpStatusCode.BadRequest, null, malformed);
+        var wrongType = new HttpRequestMessage(HttpMethod.Post, $"/api/sales/{sale.Name}/orders") { Content = new StringContent("{\"sku\": \"item\", \"quantity\": \"many\"}", Encoding.UTF8, "application/json") };
+        wrongType.Headers.Authorization = new("Bearer", token);
+        wrongType.Headers.Add("Idempotency-Key", "j");
+        await Expect(HttpStatusCode.BadRequest, null, wrongType);
+
+        var audit = await _world.AuditAsync(stock, sale.Name);
+        Assert.Equal(10, audit.Products.Single().Remaining);
+        Assert.Equal(0, audit.Products.Single().ReservedInRedis);
+        Assert.Equal(0, audit.OrdersInPostgres);
+        Assert.Equal(0, audit.PendingStreamEntries);
+    }
+
+    [Fact]
+    public async Task AnOrderIsVisibleToItsOwnerOnlyAndListedInPages()
+    {
+        var sale = await _world.NewSaleAsync(stock: 10, limit: 5);
+        var orders = _world.StartOrders();
+        using var http = orders.Client();
+        var owner = TestTokens.Mint(Guid.NewGuid());
+        var locations = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var r = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, owner, "k" + i));
+            Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
+            locations.Add(r.Headers.Location!.ToString());
+        }
+        await _world.WaitForOrdersAsync(sale.Name, 3);
+        using var mine = new HttpRequestMessage(HttpMethod.Get, locations[0]);
+        mine.Headers.Authorization = new("Bearer", owner);
+        using var mineResponse = await http.SendAsync(mine);
+        Assert.Equal(HttpStatusCode.OK, mineResponse.StatusCode);
+        Assert.Contains("\"status\":\"RESERVED\"", await mineResponse.Content.ReadAsStringAsync());
+
+        using var theirs = new HttpRequestMessage(HttpMethod.Get, locations[0]);
+        theirs.Headers.Authorization = new("Bearer", TestTokens.Mint(Guid.NewGuid()));
+        Assert.Equal(HttpStatusCode.NotFound, (await http.SendAsync(theirs)).StatusCode);
+
+        using var page = new HttpRequestMessage(HttpMethod.Get, "/api/orders?page=1&pageSize=2");
+        page.Headers.Authorization = new("Bearer", owner);
+        var list = JsonDocument.Parse(await (await http.SendAsync(page)).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(2, list.GetProperty("items").GetArrayLength());
+        Assert.True(list.GetProperty("hasMore").GetBoolean());
+        using var anonymous = await http.GetAsync("/api/orders");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+    }
+}
