@@ -84,8 +84,20 @@ internal sealed class EventConsumerHost<THandler>(
             {
                 logger.LogWarning("Consumer {Consumer} cannot consume {Queue}: {Reason}; retrying in {Delay}", options.ConsumerName, _queue, e.Message, backoff);
             }
-            try { await Task.Delay(backoff, stoppingToken); } catch (OperationCanceledException) { return; }
+            try { await PauseAsync(backoff, stoppingToken); } catch (OperationCanceledException) { return; }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
+    }
+
+    /// <summary>Waits <paramref name="backoff"/>, or less when the connection comes back meanwhile.</summary>
+    async Task PauseAsync(TimeSpan backoff, CancellationToken stoppingToken)
+    {
+        var wasConnected = rabbit.IsConnected;
+        var until = DateTime.UtcNow + backoff;
+        while (DateTime.UtcNow < until)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(200), stoppingToken);
+            if (!wasConnected && rabbit.IsConnected) return;
         }
     }
 

@@ -3,6 +3,7 @@ using FlashSale.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using RabbitMQ.Client;
 
@@ -74,7 +75,10 @@ static class Broker
             ["RabbitMq:PublishTimeout"] = "00:00:10",
         });
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
-        builder.Services.AddLogging();
+        builder.Services.AddLogging(logging =>
+        {
+            if (Environment.GetEnvironmentVariable("FLASHSALE_TEST_LOGS") == "1") logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
+        });
         builder.Services.AddRabbitMq(builder.Configuration);
         if (database is not null) builder.Services.AddSingleton(database.DataSource);
         builder.Services.AddSingleton(script ?? new HandlerScript());
