@@ -122,7 +122,10 @@ public sealed class JwksKeyCache
     public int FetchCount { get; private set; }
 
     /// <summary>Trusts more keys in process (RS256 public keys), e.g. a service's own signing key.</summary>
-    public void AddKeys(IEnumerable<SecurityKey> keys) => _staticKeys = [.. _staticKeys, .. keys];
+    public void AddKeys(IEnumerable<SecurityKey> keys)
+    {
+        lock (_fetchLock) _staticKeys = [.. _staticKeys, .. keys.Where(k => k.KeyId is null || _staticKeys.All(s => s.KeyId != k.KeyId))];
+    }
 
     /// <summary>Parses a JWKS document into its RSA signing keys.</summary>
     public static IReadOnlyList<SecurityKey> ParseJwks(string json) =>

@@ -1,6 +1,17 @@
+using FlashSale.ServiceDefaults;
+using FlashSale.Users.Apis;
+using FlashSale.Users.Extensions;
+
 var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddUsersServices();
+
 var app = builder.Build();
-app.MapGet("/", () => "FlashSale.Users");
+
+app.MapDefaultEndpoints();
+app.MapUsersApi();
+
 app.Run();
 
 public partial class Program;

@@ -1,0 +1,21 @@
+using System.Diagnostics.Metrics;
+
+namespace FlashSale.Users.Extensions;
+
+/// <summary>Counters of the users service (exported at /metrics by ServiceDefaults).</summary>
+public sealed class UsersMetrics
+{
+    readonly Counter<long> _registrations, _logins, _debits;
+
+    public UsersMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create("FlashSale.Users");
+        _registrations = meter.CreateCounter<long>("users.registrations", description: "Registration attempts by outcome.");
+        _logins = meter.CreateCounter<long>("users.logins", description: "Login attempts by outcome.");
+        _debits = meter.CreateCounter<long>("wallet.debits", description: "Wallet debit requests by outcome.");
+    }
+
+    public void Registration(string outcome) => _registrations.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void Login(string outcome) => _logins.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void Debit(string outcome) => _debits.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+}

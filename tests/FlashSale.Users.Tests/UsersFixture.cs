@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using FlashSale.TestSupport;
+using FlashSale.Users.Apis;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+
+namespace FlashSale.Users.Tests;
+
+/// <summary>The users service on a TestServer, pointed at a fresh database on the shared PostgreSQL.</summary>
+public class UsersFactory(IDictionary<string, string?> settings) : WebApplicationFactory<Program>
+{
+    public IDictionary<string, string?> Settings { get; } = settings;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(Settings));
+    }
+
+    /// <summary>Settings for a test host: its own database and signing key, fast (minimum) PBKDF2 and lenient login limits.</summary>
+    public static Dictionary<string, string?> DefaultSettings(string connectionString, string signingKeyPem) => new()
+    {
+        ["ConnectionStrings:Postgres"] = connectionString,
+        ["Auth:SigningKeyPem"] = signingKeyPem,
+        ["Users:AdminUsernames"] = "root,Chief",
+        ["Users:PasswordHashIterations"] = "100000",
+        ["Users:LoginRateLimit:PerUsername"] = "1000",
+        ["Users:LoginRateLimit:PerAddress"] = "100000",
+        ["Wallet:InitialBalance"] = "1000",
+        ["Wallet:Currency"] = "EUR",
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    public static string NewSigningKeyPem()
+    {
+        using var rsa = RSA.Create(2048);
+        return rsa.ExportPkcs8PrivateKeyPem();
+    }
+}
+
+public sealed class UsersFixture : IAsyncLifetime
+{
+    public string ConnectionString { get; private set; } = "";
+    public string SigningKeyPem { get; } = UsersFactory.NewSigningKeyPem();
+    public UsersFactory Factory { get; private set; } = null!;
+    public HttpClient Client { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        ConnectionString = await Infra.CreateDatabaseAsync("users");
+        Factory = new UsersFactory(UsersFactory.DefaultSettings(ConnectionString, SigningKeyPem));
+        Client = Factory.CreateClient();
+    }
+
+    public async Task DisposeAsync() => await Factory.DisposeAsync();
+
+    public async Task<long> CountAsync(string table)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(ConnectionString);
+        await using var command = dataSource.CreateCommand($"SELECT count(*) FROM {table}");
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    public static string Unique(string prefix = "u") => prefix + Guid.NewGuid().ToString("N")[..10];
+
+    public async Task<UserResponse> RegisterAsync(string username, string? email = null, string password = "correct horse battery")
+    {
+        var response = await Client.PostAsJsonAsync("/api/users", new { username, email = email ?? $"{username}@example.com", password });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<UserResponse>())!;
+    }
+
+    public async Task<string> LoginAsync(string username, string password = "correct horse battery")
+    {
+        var response = await Client.PostAsJsonAsync("/api/users/login", new { username, password });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken;
+    }
+
+    /// <summary>Registers a new user and logs in: (user, bearer token).</summary>
+    public async Task<(UserResponse User, string Token)> NewUserAsync(string? username = null)
+    {
+        var user = await RegisterAsync(username ?? Unique());
+        return (user, await LoginAsync(user.Username));
+    }
+
+    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? token, object? body = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (body is not null) request.Content = JsonContent.Create(body);
+        return Client.SendAsync(request);
+    }
+}
