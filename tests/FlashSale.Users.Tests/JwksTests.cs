@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using FlashSale.ServiceDefaults;
+using FlashSale.TestSupport;
+using FlashSale.Users.Apis;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FlashSale.Users.Tests;
+
+/// <summary>
+/// Another service trusts users' tokens through the JWKS endpoint only: the users service runs on real Kestrel (127.0.0.1, port 0)
+/// and a second app built with AddServiceDefaults fetches its keys over HTTP from Auth:JwksUrl.
+/// </summary>
+public sealed class JwksTests : IAsyncLifetime
+{
+    UsersFactory _users = null!;
+    HttpClient _usersClient = null!;
+    WebApplication _other = null!;
+    HttpClient _otherClient = null!;
+
+    public sealed record WhoAmI(Guid Id, string? Name, bool Admin);
+
+    public async Task InitializeAsync()
+    {
+        var db = await Infra.CreateDatabaseAsync("users");
+        _users = new UsersFactory(UsersFactory.DefaultSettings(db, UsersFactory.NewSigningKeyPem()));
+        _users.UseKestrel(0);
+        _users.StartServer();
+        var address = _users.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Assert.StartsWith("http://127.0.0.1:", address);
+        _usersClient = new HttpClient { BaseAddress = new Uri(address) };
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.WebHost.UseTestServer();
+        builder.Configuration.AddInMemoryCollection([new("Auth:JwksUrl", address + "/.well-known/jwks.json"), new("Logging:LogLevel:Default", "Warning")]);
+        builder.AddServiceDefaults();
+        _other = builder.Build();
+        _other.MapDefaultEndpoints();
+        _other.MapGet("/whoami", (ClaimsPrincipal user) => new WhoAmI(user.GetUserId(), user.Identity?.Name, user.IsInRole("admin"))).RequireAuthorization();
+        await _other.StartAsync();
+        _otherClient = _other.GetTestServer().CreateClient();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _other.DisposeAsync();
+        await _users.DisposeAsync();
+    }
+
+    async Task<HttpResponseMessage> WhoAmIAsync(string token)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/whoami") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+        return await _otherClient.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task AnotherServiceAcceptsATokenFromLoginThroughTheJwksEndpoint()
+    {
+        var username = "root"; // an admin in DefaultSettings
+        var registered = await _usersClient.PostAsJsonAsync("/api/users", new { username, email = "root@example.com", password = "password-1" });
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        var user = await registered.Content.ReadFromJsonAsync<UserResponse>();
+        var login = await _usersClient.PostAsJsonAsync("/api/users/login", new { username, password = "password-1" });
+        var token = (await login.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken;
+
+        var response = await WhoAmIAsync(token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(new WhoAmI(user!.Id, "root", true), await response.Content.ReadFromJsonAsync<WhoAmI>());
+    }
+
+    [Fact]
+    public async Task AnotherServiceRejectsATokenSignedByAKeyTheUsersServiceDoesNotPublish()
+    {
+        var stranger = Security.SigningKey.FromPem(UsersFactory.NewSigningKeyPem())
+            .CreateToken(Guid.NewGuid(), "mallory", true, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await WhoAmIAsync(stranger)).StatusCode);
+    }
+}
