@@ -1,0 +1,115 @@
+using System.Net;
+using FlashSale.Messaging;
+using FlashSale.Sales;
+using FlashSale.TestSupport;
+using RabbitMQ.Client;
+
+namespace FlashSale.Orders.Tests;
+
+/// <summary>Faults on the order path, against private servers this class stops and starts (the shared ones stay up).</summary>
+[Collection(nameof(FaultTests))]
+[CollectionDefinition(nameof(FaultTests), DisableParallelization = true)]
+public class FaultTests
+{
+    static async Task<int> PlaceOrdersAsync(ServiceHost<Program> orders, string sale, int count)
+    {
+        using var http = Buyers.SharedClient(orders.BaseAddress, 64);
+        var codes = await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+        {
+            using var r = await http.SendAsync(Buyers.Order(sale, "item", 1, TestTokens.Mint(Guid.NewGuid()), Guid.NewGuid().ToString()));
+            return r.StatusCode;
+        }));
+        Assert.All(codes, c => Assert.Equal(HttpStatusCode.Accepted, c));
+        return codes.Length;
+    }
+
+    static async Task<uint> QueueDepthAsync(string rabbitMq, string queue)
+    {
+        await using var connection = await new ConnectionFactory { Uri = new Uri(rabbitMq) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+
+    static async Task WaitForQueueDepthAsync(string rabbitMq, string queue, uint expected, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        uint depth = 0;
+        while (DateTime.UtcNow < deadline)
+        {
+            try { depth = await QueueDepthAsync(rabbitMq, queue); if (depth == expected) return; } catch (Exception) { }
+            await Task.Delay(200);
+        }
+        Assert.Fail($"queue {queue} holds {depth} messages, expected {expected}");
+    }
+
+    [Fact]
+    public async Task WithRabbitMqStoppedOrdersAreAcceptedAndReachPostgresAndRabbitMqAfterItReturns()
+    {
+        await using var infra = new PrivateInfra("orders-rmq");
+        await infra.StartAsync("rabbitmq");
+        await using var world = await SaleWorld.CreateAsync(rabbitMq: infra.RabbitMq);
+        var sale = await world.NewSaleAsync(stock: 500, limit: 1);
+        var orders = world.StartOrders();
+        await infra.StopAsync("rabbitmq");
+
+        var placed = await PlaceOrdersAsync(orders, sale.Name, 150);
+        // PostgreSQL gets the orders at once; their events wait in the stream (unacknowledged) for the broker.
+        await world.WaitForOrdersAsync(sale.Name, placed, drained: false);
+        Assert.Equal(placed, await world.Mux.GetDatabase().StreamLengthAsync(new SaleKeys(world.Namespace, sale.Name).Stream));
+
+        await infra.StartAsync("rabbitmq");
+        var topology = new SaleTopology(world.Namespace, sale.Name);
+        await WaitForQueueDepthAsync(infra.RabbitMq, topology.StockQueue, (uint)placed, TimeSpan.FromSeconds(60));
+        Assert.Equal((uint)placed, await QueueDepthAsync(infra.RabbitMq, topology.NotificationsQueue));
+        await world.WaitForOrdersAsync(sale.Name, placed);
+        Assert.Equal(350, (await world.Store.GetStockAsync(new SaleKeys(world.Namespace, sale.Name)))[0].Remaining);
+    }
+
+    [Fact]
+    public async Task WithPostgresStoppedOrdersAreAcceptedAndReachPostgresAfterItReturns()
+    {
+        await using var infra = new PrivateInfra("orders-pg");
+        await infra.StartAsync("postgres");
+        await using var world = await SaleWorld.CreateAsync(postgres: infra.Postgres);
+        var sale = await world.NewSaleAsync(stock: 500, limit: 1);
+        var orders = world.StartOrders();
+        using (var warm = orders.Client()) Assert.Equal(HttpStatusCode.OK, (await warm.GetAsync("/healthz/live")).StatusCode);
+        await infra.StopAsync("postgres");
+
+        var placed = await PlaceOrdersAsync(orders, sale.Name, 150);
+        var keys = new SaleKeys(world.Namespace, sale.Name);
+        Assert.Equal(placed, await world.Mux.GetDatabase().StreamLengthAsync(keys.Stream));
+
+        await infra.StartAsync("postgres");
+        await world.WaitForOrdersAsync(sale.Name, placed, TimeSpan.FromSeconds(60));
+        await WaitForQueueDepthAsync(world.RabbitMq, new SaleTopology(world.Namespace, sale.Name).StockQueue, (uint)placed, TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task ARelayKilledBetweenItsDatabaseWriteAndItsAckProducesNoDuplicateAfterRestart()
+    {
+        await using var world = await SaleWorld.CreateAsync();
+        var sale = await world.NewSaleAsync(stock: 300, limit: 1);
+        // This relay writes PostgreSQL, then cannot publish (its broker address is dead), so it never acknowledges.
+        var doomed = world.StartOrders(tweak: s => s["ConnectionStrings:RabbitMq"] = "amqp://guest:guest@127.0.0.1:1/");
+        var placed = await PlaceOrdersAsync(doomed, sale.Name, 200);
+        var keys = new SaleKeys(world.Namespace, sale.Name);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await world.OrdersInPostgresAsync(sale.Name) < placed && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(placed, await world.OrdersInPostgresAsync(sale.Name));
+        Assert.Equal(placed, await world.Mux.GetDatabase().StreamLengthAsync(keys.Stream));
+        await doomed.DisposeAsync();
+
+        var successor = world.StartOrders();
+        var stock = world.StartStock(sale.Name);
+        await world.WaitForOrdersAsync(sale.Name, placed, TimeSpan.FromSeconds(60));
+        Assert.Equal(placed, await world.ScalarAsync("SELECT count(DISTINCT order_id) FROM orders.orders WHERE sale = @s", ("s", sale.Name)));
+        var audit = await world.AuditAsync(stock, sale.Name);
+        Assert.True(audit.Consistent);
+        Assert.Equal(0, audit.DuplicateOrders);
+        // The stock service applied every order.reserved event exactly once.
+        var applied = DateTime.UtcNow.AddSeconds(30);
+        while ((await world.AuditAsync(stock, sale.Name)).Products[0].ReservedFromEvents != placed && DateTime.UtcNow < applied) await Task.Delay(200);
+        Assert.Equal(placed, (await world.AuditAsync(stock, sale.Name)).Products[0].ReservedFromEvents);
+    }
+}
