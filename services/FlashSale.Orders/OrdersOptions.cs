@@ -12,6 +12,41 @@ public sealed class OrdersOptions
     public int MaxQuantity { get; set; } = 100;
     public int MaxPageSize { get; set; } = 100;
     public RelayOptions Relay { get; set; } = new();
+    public PaymentOptions Payment { get; set; } = new();
+    public ExpiryOptions Expiry { get; set; } = new();
+}
+
+/// <summary>Orders:Payment: the wallet debit in the users service and its resilience pipeline.</summary>
+public sealed class PaymentOptions
+{
+    /// <summary>Base address of the users service (e.g. http://users:8080); payments answer 503 while it is not set.</summary>
+    public string? UsersUrl { get; set; }
+    /// <summary>Bound on the whole debit call, retries included: no payment request waits longer on the users service.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>Retries of the (idempotent) debit after a transient failure, with exponential backoff and jitter.</summary>
+    public int MaxRetries { get; set; } = 2;
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+    public double BreakerFailureRatio { get; set; } = 0.5;
+    public int BreakerMinimumThroughput { get; set; } = 5;
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// A payment attempt holds off expiry of its order this long (longer than <see cref="Timeout"/>), so that an order is
+    /// never expired while its debit may be in flight.
+    /// </summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Orders:Expiry: unpaid orders return their units to stock.</summary>
+public sealed class ExpiryOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Sales whose orders.expiry queue this replica consumes (defaults to RabbitMq:Sale when set); the sweep covers all.</summary>
+    public string[] Sales { get; set; } = [];
+    /// <summary>The PostgreSQL backstop: due orders and unrecorded releases are handled at this interval.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+    public int BatchSize { get; set; } = 500;
 }
 
 public sealed class RelayOptions

@@ -9,6 +9,7 @@ builder.AddOrdersServices();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapOrdersApi();
+app.MapPaymentApi();
 app.Run();
 
 public partial class Program;

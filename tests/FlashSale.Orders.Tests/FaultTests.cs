@@ -76,6 +76,13 @@ public class FaultTests
         using (var warm = orders.Client()) Assert.Equal(HttpStatusCode.OK, (await warm.GetAsync("/healthz/live")).StatusCode);
         await infra.StopAsync("postgres");
 
+        using (var probe = orders.Client())
+        {
+            // Still ready (Degraded): the Redis gate does not need PostgreSQL on the request path.
+            using var ready = await probe.GetAsync("/healthz/ready");
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Contains("Degraded", await ready.Content.ReadAsStringAsync());
+        }
         var placed = await PlaceOrdersAsync(orders, sale.Name, 150);
         var keys = new SaleKeys(world.Namespace, sale.Name);
         Assert.Equal(placed, await world.Mux.GetDatabase().StreamLengthAsync(keys.Stream));

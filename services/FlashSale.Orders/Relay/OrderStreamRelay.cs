@@ -86,7 +86,7 @@ public sealed class OrderStreamRelay(
                 failures++;
                 var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(failures, 6))));
                 logger.LogWarning(e, "Order relay worker {Worker} failed ({Failures} in a row); retrying in {Delay}", worker, failures, delay);
-                _groups.Clear();
+                lock (_groups) _groups.Clear();
                 try { await Task.Delay(delay, ct); } catch (OperationCanceledException) { break; }
             }
         }

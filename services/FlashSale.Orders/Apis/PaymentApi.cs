@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Security.Claims;
+using FlashSale.Orders.Payments;
+using FlashSale.Sales;
+using FlashSale.ServiceDefaults;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace FlashSale.Orders.Apis;
+
+public sealed class PaymentServices(NpgsqlDataSource db, UsersWallet wallet, IOptions<OrdersOptions> options, ILogger<PaymentServices> logger)
+{
+    public NpgsqlDataSource Db { get; } = db;
+    public UsersWallet Wallet { get; } = wallet;
+    public OrdersOptions Options { get; } = options.Value;
+    public ILogger Logger { get; } = logger;
+}
+
+/// <summary>
+/// POST /api/orders/{id}/payment. Steps, each safe to repeat:
+/// 1. lease: RESERVED and not yet due (or already being paid) -> payment_started_at = now(); expiry skips leased orders,
+///    so an order is never expired while its debit may be in flight (the lease outlives the users call's total timeout);
+/// 2. debit the buyer's wallet with the buyer's token, the order id as idempotency key (a retry replays, never debits twice);
+/// 3. RESERVED -> PAID and order.paid into the outbox in one transaction; a concurrent payer that lost sees PAID and answers alike.
+/// A crash between 2 and 3 leaves a RESERVED, leased order whose debit a retry completes. Only when nobody retries before the
+/// lease and the due time have both passed does expiry win over a recorded debit; that case is logged at expiry.
+/// </summary>
+public static class PaymentApi
+{
+    public static IEndpointRouteBuilder MapPaymentApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("api").RequireAuthorization().MapPost("orders/{id:guid}/payment", PayAsync);
+        return app;
+    }
+
+    public static async Task<Results<Ok<OrderView>, ProblemHttpResult>> PayAsync(Guid id, ClaimsPrincipal user, HttpContext http,
+        [FromServices] PaymentServices s, CancellationToken ct)
+    {
+        var userId = user.GetUserId();
+        OrderRow? order = null;
+        await using (var lease = s.Db.CreateCommand($"""
+            UPDATE orders.orders SET payment_started_at = now()
+            WHERE order_id = @id AND user_id = @user AND status = 'RESERVED' AND (payment_due_at > now() OR payment_started_at IS NOT NULL)
+            RETURNING {OrderRow.Columns}
+            """))
+        {
+            lease.Parameters.AddWithValue("id", id);
+            lease.Parameters.AddWithValue("user", userId);
+            await using var reader = await lease.ExecuteReaderAsync(ct);
+            if (await reader.ReadAsync(ct)) order = OrderRow.Read(reader);
+        }
+        if (order is null) return await AnswerSettledAsync(id, userId, http, s, ct);
+
+        var debit = await s.Wallet.DebitAsync(order.OrderId, order.Amount, order.Currency, http.Request.Headers.Authorization.ToString(), ct);
+        switch (debit.Outcome)
+        {
+            case DebitOutcome.InsufficientFunds:
+                return Problems.ReasonProblem(409, "INSUFFICIENT_FUNDS", "Insufficient funds",
+                    (debit.Detail is null ? "" : debit.Detail + " ") + "The order stays reserved until its payment is due; top up and pay again.");
+            case DebitOutcome.Rejected:
+                return Problems.ReasonProblem(debit.Status is >= 400 and < 500 ? debit.Status : 502, debit.Reason ?? "PAYMENT_REJECTED",
+                    "The wallet refused the debit", debit.Detail);
+            case DebitOutcome.Unavailable:
+                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(debit.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                return Problems.ReasonProblem(503, debit.Reason ?? "PAYMENT_UNAVAILABLE", "Payment is unavailable, try again",
+                    (debit.Detail is null ? "" : debit.Detail + " ") + "Nothing was charged twice: retrying pays the order at most once.");
+        }
+
+        await using var c = await s.Db.OpenConnectionAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        OrderRow? paid = null;
+        await using (var update = new NpgsqlCommand($"""
+            UPDATE orders.orders SET status = 'PAID', paid_at = now() WHERE order_id = @id AND status = 'RESERVED'
+            RETURNING {OrderRow.Columns}
+            """, c, tx))
+        {
+            update.Parameters.AddWithValue("id", id);
+            await using var reader = await update.ExecuteReaderAsync(ct);
+            if (await reader.ReadAsync(ct)) paid = OrderRow.Read(reader);
+        }
+        if (paid is null)
+        {
+            await tx.RollbackAsync(ct);
+            return await AnswerSettledAsync(id, userId, http, s, ct, debited: true);
+        }
+        await OrderOutbox.AddAsync(c, tx, [paid.ToEvent(OrderEventTypes.Paid, paid.PaidAt!.Value)], ct);
+        await tx.CommitAsync(ct);
+        s.Logger.LogInformation("Order {OrderId} paid: {Amount} {Currency} debited from {UserId}", id, paid.Amount, paid.Currency, userId);
+        return TypedResults.Ok(paid.ToView());
+    }
+
+    /// <summary>The answer for an order that could not be leased: paid (the same 200), expired, or not (yet) in PostgreSQL.</summary>
+    static async Task<Results<Ok<OrderView>, ProblemHttpResult>> AnswerSettledAsync(Guid id, Guid userId, HttpContext http, PaymentServices s,
+        CancellationToken ct, bool debited = false)
+    {
+        await using var cmd = s.Db.CreateCommand($"SELECT {OrderRow.Columns} FROM orders.orders WHERE order_id = @id AND user_id = @user");
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("user", userId);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Problems.ReasonProblem(404, "ORDER_NOT_FOUND", "Order not found",
+                "No such order for this user. An order accepted a moment ago may still be on its way to the database: retry shortly.");
+        }
+        var order = OrderRow.Read(reader);
+        if (order.Status == "PAID") return TypedResults.Ok(order.ToView());
+        if (debited)
+            s.Logger.LogCritical("Order {OrderId} was debited but is {Status}: refund {Amount} {Currency} to {UserId}",
+                id, order.Status, order.Amount, order.Currency, userId);
+        return Problems.ReasonProblem(409, "EXPIRED", "The order has expired",
+            $"The payment was due at {order.PaymentDueAt:O}; its units went back on sale.");
+    }
+}

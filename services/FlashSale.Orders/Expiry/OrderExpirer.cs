@@ -1,0 +1,118 @@
+using FlashSale.Orders.Gates;
+using FlashSale.Sales;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace FlashSale.Orders.Expiry;
+
+/// <summary>
+/// Expires unpaid orders and returns their units to stock, exactly once:
+/// 1. one transaction: RESERVED -> EXPIRED where payment_due_at &lt;= now() and no payment lease holds, order.expired into the
+///    outbox, and for the PostgreSQL gates the units back into gate_stock/gate_purchases (released_at set right there);
+/// 2. for Redis-gate orders, after the commit: release.lua (idempotent per order id), then released_at = now().
+/// A crash between 1 and 2 leaves EXPIRED orders with released_at NULL, which <see cref="ReleasePendingAsync"/> (run by the
+/// sweep and by every expiry message) finishes; release.lua's per-order set makes a repeated release a no-op.
+/// </summary>
+public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCache soldOut, IOptions<OrdersOptions> options, ILogger<OrderExpirer> logger)
+{
+    static readonly string ReturningColumns = string.Join(", ", OrderRow.Columns.Split(", ").Select(c => "o." + c));
+
+    /// <summary>Expires the given orders if they are due, or (ids null) up to a batch of the namespace's due orders. Returns how many expired.</summary>
+    public async Task<int> ExpireDueAsync(Guid[]? ids, CancellationToken ct)
+    {
+        var o = options.Value;
+        var expired = new List<OrderRow>();
+        var attempted = new List<Guid>();
+        await using (var c = await db.OpenConnectionAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            await using (var cmd = new NpgsqlCommand($"""
+                UPDATE orders.orders o SET status = 'EXPIRED', expired_at = now()
+                FROM (SELECT order_id FROM orders.orders
+                      WHERE status = 'RESERVED' AND payment_due_at <= now()
+                        AND (payment_started_at IS NULL OR payment_started_at <= now() - @lease)
+                        AND (CASE WHEN @ids::uuid[] IS NULL THEN namespace = @ns ELSE order_id = ANY(@ids) END)
+                      ORDER BY payment_due_at LIMIT @n FOR UPDATE SKIP LOCKED) due
+                WHERE o.order_id = due.order_id
+                RETURNING {ReturningColumns}, o.payment_started_at IS NOT NULL
+                """, c, tx))
+            {
+                cmd.Parameters.AddWithValue("lease", o.Payment.Lease);
+                cmd.Parameters.Add(new NpgsqlParameter("ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)ids ?? DBNull.Value });
+                cmd.Parameters.AddWithValue("ns", o.Namespace);
+                cmd.Parameters.AddWithValue("n", Math.Max(1, o.Expiry.BatchSize));
+                await using var reader = await cmd.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    expired.Add(OrderRow.Read(reader));
+                    if (reader.GetBoolean(15)) attempted.Add(expired[^1].OrderId);
+                }
+            }
+            if (expired.Count == 0) return 0;
+            var at = DateTimeOffset.UtcNow;
+            await OrderOutbox.AddAsync(c, tx, [.. expired.Select(e => e.ToEvent(OrderEventTypes.Expired, e.ExpiredAt ?? at))], ct);
+            foreach (var e in expired.Where(e => e.Gate != StockGates.Redis)) await ReleaseInPostgresAsync(c, tx, e, ct);
+            await tx.CommitAsync(ct);
+        }
+        foreach (var id in attempted)
+            logger.LogWarning("Order {OrderId} expired after a payment attempt whose lease lapsed unfinished; if the wallet ledger holds a debit for it, refund it", id);
+        foreach (var e in expired)
+            logger.LogInformation("Order {OrderId} of sale {Sale} expired unpaid; {Quantity} x {Sku} return to stock", e.OrderId, e.Sale, e.Quantity, e.Sku);
+        await ReleaseAsync(expired.Where(e => e.Gate == StockGates.Redis).ToList(), ct);
+        return expired.Count;
+    }
+
+    /// <summary>Releases expired Redis-gate orders whose release is not recorded (a crash after the expiry commit). Returns how many.</summary>
+    public async Task<int> ReleasePendingAsync(Guid[]? ids, CancellationToken ct)
+    {
+        var pending = new List<OrderRow>();
+        await using (var cmd = db.CreateCommand($"""
+            SELECT {OrderRow.Columns} FROM orders.orders
+            WHERE status = 'EXPIRED' AND released_at IS NULL AND gate = @gate
+              AND (CASE WHEN @ids::uuid[] IS NULL THEN namespace = @ns ELSE order_id = ANY(@ids) END)
+            ORDER BY expired_at LIMIT @n
+            """))
+        {
+            cmd.Parameters.AddWithValue("gate", StockGates.Redis);
+            cmd.Parameters.Add(new NpgsqlParameter("ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)ids ?? DBNull.Value });
+            cmd.Parameters.AddWithValue("ns", options.Value.Namespace);
+            cmd.Parameters.AddWithValue("n", Math.Max(1, options.Value.Expiry.BatchSize));
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) pending.Add(OrderRow.Read(reader));
+        }
+        await ReleaseAsync(pending, ct);
+        return pending.Count;
+    }
+
+    async Task ReleaseAsync(List<OrderRow> orders, CancellationToken ct)
+    {
+        if (orders.Count == 0) return;
+        var released = new List<Guid>(orders.Count);
+        foreach (var e in orders)
+        {
+            var first = await store.ReleaseAsync(soldOut.Keys(e.Namespace, e.Sale), e.OrderId, e.UserId, e.Sku, e.Quantity);
+            soldOut.Clear(e.Namespace, e.Sale, e.Sku);
+            if (!first) logger.LogInformation("Order {OrderId} had been released before; recording it", e.OrderId);
+            released.Add(e.OrderId);
+        }
+        await using var cmd = db.CreateCommand("UPDATE orders.orders SET released_at = now() WHERE order_id = ANY(@ids) AND released_at IS NULL");
+        cmd.Parameters.AddWithValue("ids", released.ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    static async Task ReleaseInPostgresAsync(NpgsqlConnection c, NpgsqlTransaction tx, OrderRow e, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            UPDATE orders.gate_stock SET remaining = remaining + @qty, version = version + 1 WHERE namespace = @ns AND sale = @sale AND sku = @sku;
+            UPDATE orders.gate_purchases SET quantity = quantity - @qty WHERE namespace = @ns AND sale = @sale AND user_id = @user AND sku = @sku;
+            UPDATE orders.orders SET released_at = now() WHERE order_id = @id;
+            """, c, tx);
+        cmd.Parameters.AddWithValue("qty", e.Quantity);
+        cmd.Parameters.AddWithValue("ns", e.Namespace);
+        cmd.Parameters.AddWithValue("sale", e.Sale);
+        cmd.Parameters.AddWithValue("sku", e.Sku);
+        cmd.Parameters.AddWithValue("user", e.UserId);
+        cmd.Parameters.AddWithValue("id", e.OrderId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
