@@ -112,6 +112,9 @@ public sealed record RecordedRequest
 
     public string? ClientCertificateSubject { get; init; }
 
+    /// <summary>The HTTP status answered (200 for a watch that started).</summary>
+    public int StatusCode { get; internal set; }
+
     /// <summary>"resource" or "resource/subresource", as an RBAC rule names it.</summary>
     public string? RbacResource => Resource is null ? null : Subresource is null ? Resource : $"{Resource}/{Subresource}";
 }
@@ -424,6 +427,11 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     {
         var route = Route.Parse(context.Request.Path.Value ?? "/", store);
         var request = Record(context, route);
+        context.Response.OnStarting(() =>
+        {
+            request.StatusCode = context.Response.StatusCode;
+            return Task.CompletedTask;
+        });
         try
         {
             if (TakeFailure(request) is { } failure)
@@ -466,6 +474,11 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             {
                 await WriteJsonAsync(context, error.Code, FakeStore.StatusObject(error.Code, error.Reason, error.Message, error.Details)).ConfigureAwait(false);
             }
+        }
+        catch (Exception e) when (e is not OperationCanceledException && !context.Response.HasStarted)
+        {
+            // A bug in the fake, reported to the client as the real server reports its own failures.
+            await WriteJsonAsync(context, 500, FakeStore.StatusObject(500, "InternalError", $"fake API server failure: {e}", null)).ConfigureAwait(false);
         }
     }
 

@@ -1047,7 +1047,8 @@ internal sealed class FakeStore
     private static List<string> Finalizers(JsonObject obj) =>
         (JsonTree.Metadata(obj)["finalizers"] as JsonArray ?? []).Select(f => f?.ToString()).OfType<string>().ToList();
 
-    private static long Generation(JsonObject obj) => JsonTree.Metadata(obj)["generation"]?.GetValue<long>() ?? 0;
+    private static long Generation(JsonObject obj) =>
+        JsonTree.Metadata(obj)["generation"] is { } generation ? long.Parse(generation.ToJsonString(), CultureInfo.InvariantCulture) : 0;
 
     private static string Name(JsonObject obj) => JsonTree.String(JsonTree.Metadata(obj)["name"]) ?? string.Empty;
 
