@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+
+namespace FlashSale.Payments.Tests;
+
+public class OutageTests : IAsyncLifetime
+{
+    PaymentWorld _world = null!;
+
+    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task DisposeAsync() => await _world.DisposeAsync();
+
+    [Fact]
+    public async Task WithTheUsersServiceStoppedPaymentsFailFastWith503AndSucceedOnceItReturns()
+    {
+        var timeout = TimeSpan.FromSeconds(2);
+        var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
+        var port = PaymentWorld.FreePort();
+        var users = _world.StartUsers(port);
+        var orders = _world.StartOrders(users.BaseAddress, s =>
+        {
+            s["Orders:Payment:Timeout"] = "00:00:02";
+            s["Orders:Payment:AttemptTimeout"] = "00:00:01";
+            s["Orders:Payment:BreakDuration"] = "00:00:02";
+            s["Orders:Payment:BreakerMinimumThroughput"] = "4";
+        });
+        using var http = orders.Client();
+        Guid buyer;
+        string token;
+        using (var usersHttp = users.Client()) (buyer, token) = await _world.RegisterAsync(usersHttp);
+        var first = await _world.PlaceOrderAsync(http, sale.Name, token);
+        var second = await _world.PlaceOrderAsync(http, sale.Name, token);
+        await _world.WaitForOrdersAsync(sale.Name, 2);
+        using (var ok = await http.SendAsync(PaymentWorld.Payment(first, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+
+        await _world.StopAsync(users);
+        var attempts = new List<(HttpStatusCode Status, TimeSpan Took, string? RetryAfter, string Detail)>();
+        for (var i = 0; i < 12; i++)
+        {
+            var started = Stopwatch.StartNew();
+            using var response = await http.SendAsync(PaymentWorld.Payment(second, token));
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            attempts.Add((response.StatusCode, started.Elapsed, response.Headers.RetryAfter?.Delta?.ToString(),
+                body.GetProperty("reason").GetString() + ": " + body.GetProperty("detail").GetString()));
+        }
+        Assert.All(attempts, a =>
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, a.Status);
+            Assert.NotNull(a.RetryAfter);
+            Assert.True(a.Took < timeout, $"a payment waited {a.Took} (timeout {timeout})");
+        });
+        // Once the breaker is open the users service is not even tried: the answer says so and comes at once.
+        Assert.Contains(attempts, a => a.Detail.Contains("paused"));
+        Assert.All(attempts.SkipWhile(a => !a.Detail.Contains("paused")).Take(3), a => Assert.Contains("paused", a.Detail));
+        Assert.Equal("RESERVED", await _world.StatusAsync(second));
+        Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
+
+        _world.StartUsers(port);
+        HttpStatusCode last = default;
+        await PaymentWorld.WaitUntilAsync(async () =>
+        {
+            using var response = await http.SendAsync(PaymentWorld.Payment(second, token));
+            last = response.StatusCode;
+            return response.StatusCode == HttpStatusCode.OK;
+        }, "the payment succeeds after the users service returned", TimeSpan.FromSeconds(20));
+        Assert.Equal("PAID", await _world.StatusAsync(second));
+        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
+        Assert.Equal(250m - 2 * PaymentWorld.Price, await _world.BalanceAsync(buyer));
+    }
+}

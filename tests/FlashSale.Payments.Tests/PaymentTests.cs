@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using FlashSale.TestSupport;
+
+namespace FlashSale.Payments.Tests;
+
+public class PaymentTests : IAsyncLifetime
+{
+    PaymentWorld _world = null!;
+
+    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task DisposeAsync() => await _world.DisposeAsync();
+
+    static async Task<string?> ReasonAsync(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.TryGetProperty("reason", out var r) ? r.GetString() : null;
+
+    [Fact]
+    public async Task AHundredConcurrentPaymentsOfOneOrderDebitTheWalletOnceAndAllSeePaid()
+    {
+        var sale = await _world.NewSaleAsync();
+        var users = _world.StartUsers();
+        var orders = _world.StartOrders(users.BaseAddress);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (buyer, token) = await _world.RegisterAsync(usersHttp);
+        var order = await _world.PlaceOrderAsync(http, sale.Name, token);
+        await _world.WaitForOrdersAsync(sale.Name, 1);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
+        {
+            using var response = await http.SendAsync(PaymentWorld.Payment(order, token));
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        var views = answers.Select(a => JsonSerializer.Deserialize<OrderView>(a.Body, JsonSerializerOptions.Web)!).ToList();
+        Assert.All(views, v => Assert.Equal("PAID", v.Status));
+        Assert.Single(views.Select(v => v.PaidAt).Distinct());
+        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o AND kind = 'debit'", ("o", order)));
+        Assert.Equal(250m - PaymentWorld.Price, await _world.BalanceAsync(buyer));
+        Assert.Equal("PAID", await _world.StatusAsync(order));
+        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id = @e", ("e", "order.paid:" + order)));
+
+        using var again = await http.SendAsync(PaymentWorld.Payment(order, token));
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(views[0], await again.Content.ReadFromJsonAsync<OrderView>());
+    }
+
+    [Fact]
+    public async Task FiftyConcurrentPaymentsWithFundsForTenPayExactlyTenAndTheRestStayPayable()
+    {
+        var sale = await _world.NewSaleAsync(stock: 100, limit: 50);
+        var users = _world.StartUsers(initialBalance: 10 * PaymentWorld.Price);
+        var orders = _world.StartOrders(users.BaseAddress);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (buyer, token) = await _world.RegisterAsync(usersHttp);
+        var ids = new List<Guid>();
+        for (var i = 0; i < 50; i++) ids.Add(await _world.PlaceOrderAsync(http, sale.Name, token));
+        await _world.WaitForOrdersAsync(sale.Name, 50);
+
+        var answers = await Task.WhenAll(ids.Select(async id =>
+        {
+            using var response = await http.SendAsync(PaymentWorld.Payment(id, token));
+            return (Id: id, response.StatusCode, Reason: response.IsSuccessStatusCode ? null : await ReasonAsync(response));
+        }));
+
+        Assert.Equal(10, answers.Count(a => a.StatusCode == HttpStatusCode.OK));
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.OK), a =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, a.StatusCode);
+            Assert.Equal("INSUFFICIENT_FUNDS", a.Reason);
+        });
+        Assert.Equal(0m, await _world.BalanceAsync(buyer));
+        Assert.Equal(10, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE user_id = @u AND kind = 'debit'", ("u", buyer)));
+        Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE balance_after < 0"));
+        Assert.Equal(10, await _world.ScalarAsync("SELECT count(*) FROM orders.orders WHERE status = 'PAID'"));
+        Assert.Equal(40, await _world.ScalarAsync("SELECT count(*) FROM orders.orders WHERE status = 'RESERVED'"));
+
+        // Still payable: after a top-up the same order is paid.
+        var unpaid = answers.First(a => a.StatusCode != HttpStatusCode.OK).Id;
+        using (var admin = users.Client(TestTokens.Mint(Guid.NewGuid(), "root", admin: true)))
+        {
+            using var topUp = await admin.PostAsJsonAsync($"/api/users/{buyer}/wallet/topups", new { amount = PaymentWorld.Price });
+            Assert.Equal(HttpStatusCode.OK, topUp.StatusCode);
+        }
+        using var paid = await http.SendAsync(PaymentWorld.Payment(unpaid, token));
+        Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
+        Assert.Equal(0m, await _world.BalanceAsync(buyer));
+    }
+
+    [Fact]
+    public async Task OnlyTheOwnerCanPayAndAnUnknownOrderIsARetryableNotFound()
+    {
+        var sale = await _world.NewSaleAsync();
+        var users = _world.StartUsers();
+        var orders = _world.StartOrders(users.BaseAddress);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (_, owner) = await _world.RegisterAsync(usersHttp);
+        var (_, other) = await _world.RegisterAsync(usersHttp);
+        var order = await _world.PlaceOrderAsync(http, sale.Name, owner);
+        await _world.WaitForOrdersAsync(sale.Name, 1);
+
+        using var byOther = await http.SendAsync(PaymentWorld.Payment(order, other));
+        Assert.Equal(HttpStatusCode.NotFound, byOther.StatusCode);
+        Assert.Equal("ORDER_NOT_FOUND", await ReasonAsync(byOther));
+        Assert.NotNull(byOther.Headers.RetryAfter);
+        using var unknown = await http.SendAsync(PaymentWorld.Payment(Guid.NewGuid(), owner));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var anonymous = await http.PostAsync($"/api/orders/{order}/payment", null);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("RESERVED", await _world.StatusAsync(order));
+    }
+}
