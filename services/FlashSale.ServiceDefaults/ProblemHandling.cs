@@ -27,6 +27,17 @@ sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails, ILog
                 };
             logger.LogInformation("Rejected a bad request to {Path} with {StatusCode}: {Detail}", context.Request.Path.Value, bad.StatusCode, problem.Detail);
         }
+        else if (exception is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException)
+        {
+            logger.LogWarning(exception, "A dependency is unavailable while handling {Method} {Path}", context.Request.Method, context.Request.Path.Value);
+            context.Response.Headers.RetryAfter = "5";
+            problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "The service is temporarily unavailable.",
+                Extensions = { ["reason"] = "DEPENDENCY_UNAVAILABLE" },
+            };
+        }
         else
         {
             logger.LogError(exception, "Unhandled exception while handling {Method} {Path}", context.Request.Method, context.Request.Path.Value);

@@ -33,7 +33,8 @@ public sealed class ReadinessTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await WaitForReadyStatusAsync(client, HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(20)));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/live")).StatusCode);
         var whileDown = await client.PostAsJsonAsync("/api/users", new { username = "late", email = "late@example.com", password = "password-1" });
-        await whileDown.IsProblemAsync(HttpStatusCode.InternalServerError);
+        await whileDown.IsProblemAsync(HttpStatusCode.ServiceUnavailable, "DEPENDENCY_UNAVAILABLE");
+        Assert.Equal("5", Assert.Single(whileDown.Headers.GetValues("Retry-After")));
 
         await infra.StartAsync("postgres");
         Assert.Equal(HttpStatusCode.OK, await WaitForReadyStatusAsync(client, HttpStatusCode.OK, TimeSpan.FromSeconds(30)));

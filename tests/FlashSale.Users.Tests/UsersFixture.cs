@@ -25,7 +25,8 @@ public class UsersFactory(IDictionary<string, string?> settings) : WebApplicatio
     /// <summary>Settings for a test host: its own database and signing key, fast (minimum) PBKDF2 and lenient login limits.</summary>
     public static Dictionary<string, string?> DefaultSettings(string connectionString, string signingKeyPem) => new()
     {
-        ["ConnectionStrings:Postgres"] = connectionString,
+        // A bounded pool that waits longer: the shared PostgreSQL (max_connections 400) serves every engineer's tests at once.
+        ["ConnectionStrings:Postgres"] = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 40, Timeout = 60 }.ConnectionString,
         ["Auth:SigningKeyPem"] = signingKeyPem,
         ["Users:AdminUsernames"] = "root,Chief",
         ["Users:PasswordHashIterations"] = "100000",
