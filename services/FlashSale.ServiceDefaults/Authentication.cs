@@ -153,7 +153,11 @@ public sealed class JwksKeyCache
             stale = now - _lastFetchSuccess > _refreshInterval;
             unknown = kid is not null && !_staticKeys.Concat(_fetchedKeys).Any(k => k.KeyId == kid);
             if (!stale && !unknown) return;
-            if (now - _lastFetchAttempt < _minRefreshInterval) return; // rate limit: unknown kids must not let clients hammer the issuer
+            // Rate limit: unknown kids must not let clients hammer the issuer. Until a first fetch succeeded (the issuer
+            // started after this service), retry sooner.
+            var minInterval = _lastFetchSuccess == DateTimeOffset.MinValue && _minRefreshInterval > TimeSpan.FromSeconds(5)
+                ? TimeSpan.FromSeconds(5) : _minRefreshInterval;
+            if (now - _lastFetchAttempt < minInterval) return;
             _lastFetchAttempt = now;
             FetchCount++;
             try

@@ -15,7 +15,7 @@ public sealed class LoginThrottle : IDisposable
         var section = configuration.GetSection("Users:LoginRateLimit");
         var window = section.GetValue("Window", TimeSpan.FromMinutes(1));
         _byUsername = Create(section.GetValue("PerUsername", 10), window);
-        _byAddress = Create(section.GetValue("PerAddress", 100), window);
+        _byAddress = Create(section.GetValue("PerAddress", 300), window);
     }
 
     static PartitionedRateLimiter<string> Create(int permits, TimeSpan window) =>
