@@ -37,6 +37,18 @@ public sealed class SigningKeyTests
     }
 
     [Fact]
+    public void ARelativeKeyFileIsResolvedAgainstTheContentRoot()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "flashsale-root-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            SigningKey.Load(Config(("Auth:SigningKeyFile", "../keys/k.pem"), ("Auth:GenerateSigningKey", "true")), NullLogger.Instance, Path.Combine(root, "app"));
+            Assert.True(File.Exists(Path.Combine(root, "keys", "k.pem")));
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
     public void AMissingKeyFileIsAnErrorUnlessGenerationIsAllowed()
     {
         var file = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "none.pem");

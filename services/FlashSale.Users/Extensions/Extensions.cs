@@ -47,7 +47,8 @@ public static class Extensions
 
         // Everything reads configuration when first resolved, so that test hosts can override it after this method ran.
         services.AddSingleton(sp => UsersSettings.From(sp.GetRequiredService<IConfiguration>()));
-        services.AddSingleton(sp => SigningKey.Load(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILogger<SigningKey>>()));
+        services.AddSingleton(sp => SigningKey.Load(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILogger<SigningKey>>(),
+            sp.GetRequiredService<IHostEnvironment>().ContentRootPath));
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IConfiguration>().GetValue("Users:PasswordHashIterations", 210_000)));
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<UsersMetrics>();

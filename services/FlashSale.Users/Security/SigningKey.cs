@@ -40,13 +40,14 @@ public sealed class SigningKey
         return new SigningKey(rsa);
     }
 
-    public static SigningKey Load(IConfiguration configuration, ILogger logger)
+    /// <param name="baseDirectory">Relative <c>Auth:SigningKeyFile</c> paths are resolved against it (the content root).</param>
+    public static SigningKey Load(IConfiguration configuration, ILogger logger, string? baseDirectory = null)
     {
         var auth = configuration.GetSection("Auth");
         if (auth["SigningKeyPem"] is { Length: > 0 } pem) return FromPem(pem);
         if (auth["SigningKeyFile"] is not { Length: > 0 } file)
             throw new InvalidOperationException("Configuration value 'Auth:SigningKeyPem' is missing (or set 'Auth:SigningKeyFile')");
-        var path = Path.GetFullPath(file);
+        var path = Path.GetFullPath(file, baseDirectory ?? Directory.GetCurrentDirectory());
         if (!File.Exists(path))
         {
             if (!auth.GetValue("GenerateSigningKey", false))
