@@ -314,29 +314,38 @@ public sealed class LeaderElector
 
     private async Task ReleaseAsync()
     {
-        var observed = Observed();
-        if (observed is null || !HeldByUs(observed))
-        {
-            return;
-        }
-
-        var now = time.GetUtcNow();
-        var released = new V1LeaseSpec
-        {
-            HolderIdentity = null,
-            LeaseDurationSeconds = 1,
-            AcquireTime = now,
-            RenewTime = now,
-            LeaseTransitions = observed.Spec?.LeaseTransitions,
-        };
         using var timeout = new CancellationTokenSource(options.RenewDeadline);
         try
         {
-            await TryWriteAsync(observed, released, timeout.Token).ConfigureAwait(false);
+            // Twice: a renewal cancelled in flight may have been written, leaving our observed version stale.
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                var observed = attempt == 0
+                    ? Observed()
+                    : await client.GetAsync<V1Lease>(options.LeaseNamespace, options.LeaseName, timeout.Token).ConfigureAwait(false);
+                if (observed is null || !HeldByUs(observed))
+                {
+                    return;
+                }
+
+                var now = time.GetUtcNow();
+                var released = new V1LeaseSpec
+                {
+                    HolderIdentity = null,
+                    LeaseDurationSeconds = 1,
+                    AcquireTime = now,
+                    RenewTime = now,
+                    LeaseTransitions = observed.Spec?.LeaseTransitions,
+                };
+                if (await TryWriteAsync(observed, released, timeout.Token).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or KubernetesApiException or HttpRequestException)
         {
-            logger.LogWarning("{Identity} could not release lease {Namespace}/{Lease} in time; it will expire", options.Identity, options.LeaseNamespace, options.LeaseName);
+            logger.LogWarning("{Identity} could not release lease {Namespace}/{Lease} ({Message}); it will expire", options.Identity, options.LeaseNamespace, options.LeaseName, e.Message);
         }
     }
 
