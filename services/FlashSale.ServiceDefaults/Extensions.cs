@@ -47,6 +47,7 @@ public static class Extensions
         services.AddHealthChecks();
         services.AddMetrics();
         services.AddSingleton<HttpMetrics>();
+        services.AddSingleton<RuntimeMetrics>();
         services.AddSingleton<PrometheusExporter>();
         return builder;
     }
@@ -58,6 +59,7 @@ public static class Extensions
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         var exporter = app.Services.GetRequiredService<PrometheusExporter>(); // listen from the start
+        app.Services.GetRequiredService<RuntimeMetrics>();
         // Behind an ingress the peer is the proxy: per-client limits need the client address from X-Forwarded-For.
         // Only when the service is reachable through trusted proxies alone (Http:TrustForwardedHeaders).
         if (app.Configuration.GetValue("Http:TrustForwardedHeaders", false))

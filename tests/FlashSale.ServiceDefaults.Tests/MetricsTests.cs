@@ -84,6 +84,9 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.Contains("orders_size_bucket{le=\"5\"} 1\n", text);
         Assert.Contains("stock_remaining{sku=\"ABC-1\"} 42\n", text);
         Assert.Contains("relay_batches_total 7\n", text);
+        Assert.Contains("# TYPE process_cpu_seconds_total counter\n", text);
+        Assert.Contains("# TYPE process_resident_memory_bytes gauge\n", text);
+        Assert.Contains("dotnet_gc_collections_total{generation=\"gen0\"}", text);
     }
 
     [Fact]
