@@ -1,0 +1,35 @@
+using FlashSale.TestSupport;
+
+namespace FlashSale.Users.Tests;
+
+public sealed class StartupTests
+{
+    static async Task<Exception> StartFailureAsync(Action<Dictionary<string, string?>> change)
+    {
+        var settings = UsersFactory.DefaultSettings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem());
+        change(settings);
+        await using var factory = new UsersFactory(settings);
+        return Record.Exception(() => factory.CreateClient()) ?? throw new Xunit.Sdk.XunitException("the service started");
+    }
+
+    [Fact]
+    public async Task WithoutASigningKeyTheServiceRefusesToStartAndNamesTheSetting()
+    {
+        var e = await StartFailureAsync(s => s.Remove("Auth:SigningKeyPem"));
+        Assert.Contains("Configuration value 'Auth:SigningKeyPem' is missing", e.ToString());
+    }
+
+    [Fact]
+    public async Task TooFewPasswordHashIterationsStopTheServiceAtStart()
+    {
+        var e = await StartFailureAsync(s => s["Users:PasswordHashIterations"] = "1000");
+        Assert.Contains("Users:PasswordHashIterations", e.ToString());
+    }
+
+    [Fact]
+    public async Task WithoutAConnectionStringTheServiceRefusesToStartAndNamesTheSetting()
+    {
+        var e = await StartFailureAsync(s => s.Remove("ConnectionStrings:Postgres"));
+        Assert.Contains("Configuration value 'ConnectionStrings:Postgres' is missing", e.ToString());
+    }
+}
