@@ -1,0 +1,102 @@
+using FlashSale.Kubernetes;
+using FlashSale.Operator.Entities;
+using FlashSale.Sales;
+
+namespace FlashSale.Operator.Controller;
+
+/// <summary>The FlashSale spec as the sale domain sees it, and the checks of the CRD's rules repeated in code.</summary>
+public static class SaleMapping
+{
+    /// <summary>The sale, and every error of the spec naming its field (empty when valid).</summary>
+    public static (SaleDefinition? Sale, IReadOnlyList<string> Errors) Map(V1Alpha1FlashSale fs)
+    {
+        var errors = new List<string>();
+        var spec = fs.Spec;
+        if (spec is null)
+        {
+            return (null, ["spec is required"]);
+        }
+
+        var timeout = TimeSpan.FromMinutes(15);
+        if (spec.PaymentTimeout is { } text && !Durations.TryParse(text, out timeout))
+        {
+            errors.Add($"spec.paymentTimeout '{text}' is not a duration (e.g. 15m)");
+        }
+
+        var products = (spec.Products ?? []).Select(p => new ProductDefinition(
+            p.Sku ?? "", p.Name ?? p.Sku ?? "", p.Price, p.Currency ?? "EUR", p.Stock, p.PerUserLimit)).ToList();
+        var sale = new SaleDefinition(fs.Namespace() ?? "default", fs.Name(), spec.Schedule?.StartsAt ?? default, spec.Schedule?.EndsAt ?? default, timeout, products);
+        if (spec.Schedule is null)
+        {
+            errors.Add("spec.schedule is required");
+        }
+
+        errors.AddRange(sale.Validate());
+        if (spec.Schedule?.PrescaleMinutes is < 0)
+        {
+            errors.Add("spec.schedule.prescaleMinutes must be >= 0");
+        }
+
+        if (string.IsNullOrWhiteSpace(spec.Image?.Repository))
+        {
+            errors.Add("spec.image.repository is required");
+        }
+
+        if (string.IsNullOrWhiteSpace(spec.Image?.Tag))
+        {
+            errors.Add("spec.image.tag is required");
+        }
+
+        if (spec.CleanupPolicy is not (null or "Retain" or "Delete"))
+        {
+            errors.Add($"spec.cleanupPolicy '{spec.CleanupPolicy}' must be Retain or Delete");
+        }
+
+        CheckSecret(errors, "spec.infrastructure.postgres.secretRef", spec.Infrastructure?.Postgres?.SecretRef);
+        CheckSecret(errors, "spec.infrastructure.redis.secretRef", spec.Infrastructure?.Redis?.SecretRef);
+        CheckSecret(errors, "spec.infrastructure.rabbitmq.secretRef", spec.Infrastructure?.RabbitMq?.SecretRef);
+        CheckSecret(errors, "spec.auth.signingKeySecretRef", spec.Auth?.SigningKeySecretRef);
+        foreach (var service in SaleService.All)
+        {
+            var s = service.SpecIn(spec);
+            var path = $"spec.services.{service.Name}";
+            if (s?.Replicas is < 0)
+            {
+                errors.Add($"{path}.replicas must be >= 0");
+            }
+
+            if (s?.Autoscaling is { } a)
+            {
+                if (a.MinReplicas < 1)
+                {
+                    errors.Add($"{path}.autoscaling.minReplicas must be >= 1");
+                }
+
+                if (a.MaxReplicas < a.MinReplicas)
+                {
+                    errors.Add($"{path}.autoscaling.maxReplicas must be >= minReplicas");
+                }
+
+                if (a.TargetCPUUtilizationPercentage is < 1 or > 100)
+                {
+                    errors.Add($"{path}.autoscaling.targetCPUUtilizationPercentage must be between 1 and 100");
+                }
+            }
+        }
+
+        return (errors.Count == 0 ? sale : null, errors);
+    }
+
+    private static void CheckSecret(List<string> errors, string path, SecretKeyRef? reference)
+    {
+        if (string.IsNullOrWhiteSpace(reference?.Name))
+        {
+            errors.Add($"{path}.name is required");
+        }
+
+        if (string.IsNullOrWhiteSpace(reference?.Key))
+        {
+            errors.Add($"{path}.key is required");
+        }
+    }
+}

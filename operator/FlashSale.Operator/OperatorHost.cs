@@ -1,0 +1,178 @@
+using FlashSale.Kubernetes;
+using FlashSale.Kubernetes.LeaderElection;
+using FlashSale.Messaging;
+using FlashSale.Operator.Controller;
+using FlashSale.Operator.Entities;
+using FlashSale.Operator.Runtime;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace FlashSale.Operator;
+
+/// <summary>
+/// The operator process: a .NET host with /metrics, /healthz and /readyz, Lease leader election, and the controller
+/// runtime started while this instance leads. Configuration (env or args):
+/// ConnectionStrings__Redis, ConnectionStrings__RabbitMq (where stock is preloaded and queues declared),
+/// Kubernetes__Host (else kubeconfig / in-cluster), Operator__Namespace (watched; all when empty), Operator__Workers,
+/// Operator__ResyncPeriod, Operator__LeaderElection__Enabled|LeaseName|LeaseNamespace|Identity|LeaseDuration|RenewDeadline|RetryPeriod.
+/// </summary>
+public static class OperatorHost
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var app = Build(args);
+        await app.RunAsync();
+        return 0;
+    }
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
+        configure?.Invoke(builder);
+        var config = builder.Configuration;
+        var identity = config["Operator:LeaderElection:Identity"] ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..40];
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<OperatorMetrics>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var clientOptions = new KubernetesClientOptions { LoggerFactory = sp.GetRequiredService<ILoggerFactory>(), UserAgent = "flashsale-operator" };
+            clientOptions.TypeInfoResolvers.Add(OperatorJsonContext.Default);
+            var host = config["Kubernetes:Host"];
+            var configuration = string.IsNullOrEmpty(host)
+                ? KubernetesClientConfiguration.BuildDefaultConfig()
+                : new KubernetesClientConfiguration { Host = new Uri(host), AccessToken = config["Kubernetes:Token"], SkipTlsVerify = config.GetValue("Kubernetes:SkipTlsVerify", false) };
+            return new KubernetesClient(configuration, clientOptions);
+        });
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ =>
+        {
+            var redis = ConfigurationOptions.Parse(config["ConnectionStrings:Redis"] ?? throw new InvalidOperationException("Configuration value 'ConnectionStrings:Redis' is missing"));
+            redis.AbortOnConnectFail = false;
+            return ConnectionMultiplexer.Connect(redis);
+        });
+        builder.Services.AddOptions<RabbitMqOptions>().Configure(o =>
+        {
+            o.ConnectionString = config["ConnectionStrings:RabbitMq"] ?? throw new InvalidOperationException("Configuration value 'ConnectionStrings:RabbitMq' is missing");
+            o.ClientName = "flashsale-operator";
+        });
+        builder.Services.AddSingleton<IRabbitMqConnection, RabbitMqConnection>();
+        builder.Services.AddSingleton(sp => new EventRecorder(sp.GetRequiredService<KubernetesClient>(), "flashsale.dev/operator", identity, sp.GetRequiredService<ILogger<EventRecorder>>()));
+        builder.Services.AddSingleton(_ =>
+        {
+            var o = new FlashSaleControllerOptions();
+            config.GetSection("Operator:Controller").Bind(o);
+            return o;
+        });
+        builder.Services.AddSingleton<FlashSaleController>();
+        builder.Services.AddSingleton(_ =>
+        {
+            var o = new ControllerRuntimeOptions();
+            config.GetSection("Operator").Bind(o);
+            return o;
+        });
+        builder.Services.AddSingleton<ControllerRuntime>();
+        builder.Services.AddSingleton(sp => new LeaderElectionOptions
+        {
+            LeaseName = config["Operator:LeaderElection:LeaseName"] ?? "flashsale-operator",
+            LeaseNamespace = config["Operator:LeaderElection:LeaseNamespace"] ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "default",
+            Identity = identity,
+            LeaseDuration = config.GetValue("Operator:LeaderElection:LeaseDuration", TimeSpan.FromSeconds(15)),
+            RenewDeadline = config.GetValue("Operator:LeaderElection:RenewDeadline", TimeSpan.FromSeconds(10)),
+            RetryPeriod = config.GetValue("Operator:LeaderElection:RetryPeriod", TimeSpan.FromSeconds(2)),
+        });
+        builder.Services.AddSingleton<OperatorService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OperatorService>());
+
+        var app = builder.Build();
+        app.MapGet("/metrics", (OperatorMetrics metrics) => Results.Text(metrics.Render(), OperatorMetrics.ContentType));
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", (OperatorService service) => service.Ready ? Results.Text("ok") : Results.Text("not ready", statusCode: 503));
+        return app;
+    }
+}
+
+/// <summary>Runs for election (unless disabled) and runs the controller runtime only while leading.</summary>
+public sealed class OperatorService(
+    KubernetesClient client,
+    ControllerRuntime runtime,
+    OperatorMetrics metrics,
+    LeaderElectionOptions electionOptions,
+    IConfiguration configuration,
+    ILogger<OperatorService> logger) : BackgroundService
+{
+    private readonly object gate = new();
+    private CancellationTokenSource? leading;
+    private Task leaderWork = Task.CompletedTask;
+
+    public bool IsLeader { get; private set; }
+
+    /// <summary>Ready: a follower (waiting is its job), or a leader whose watches have listed.</summary>
+    public bool Ready => !IsLeader || runtime.Synced;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!configuration.GetValue("Operator:LeaderElection:Enabled", true))
+        {
+            logger.LogInformation("Leader election disabled: reconciling");
+            IsLeader = true;
+            metrics.Leader(true);
+            await runtime.RunAsync(stoppingToken);
+            return;
+        }
+
+        var elector = new LeaderElector(client, electionOptions);
+        elector.OnStartedLeading += StartLeading;
+        elector.OnStoppedLeading += StopLeading;
+        try
+        {
+            await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Host stopping.
+        }
+    }
+
+    private void StartLeading()
+    {
+        lock (gate)
+        {
+            IsLeader = true;
+            metrics.Leader(true);
+            leading = new CancellationTokenSource();
+            var token = leading.Token;
+            leaderWork = Task.Run(() => runtime.RunAsync(token));
+        }
+    }
+
+    private void StopLeading()
+    {
+        Task work;
+        lock (gate)
+        {
+            leading?.Cancel();
+            work = leaderWork;
+        }
+
+        // The elector frees the lease only after this returns: the next leader never overlaps with our reconciles.
+        try
+        {
+            work.Wait(TimeSpan.FromSeconds(15));
+        }
+        catch (AggregateException e)
+        {
+            logger.LogWarning(e, "The controller runtime ended with an error");
+        }
+
+        lock (gate)
+        {
+            IsLeader = false;
+            metrics.Leader(false);
+            leading?.Dispose();
+            leading = null;
+        }
+    }
+}

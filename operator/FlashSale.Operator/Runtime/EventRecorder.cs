@@ -1,0 +1,55 @@
+using FlashSale.Kubernetes;
+using FlashSale.Kubernetes.Models;
+using Microsoft.Extensions.Logging;
+
+namespace FlashSale.Operator.Runtime;
+
+/// <summary>Writes events.k8s.io/v1 Events about an object; a failure to record is logged, never thrown.</summary>
+public sealed class EventRecorder(KubernetesClient client, string controller, string instance, ILogger<EventRecorder> logger, TimeProvider? time = null)
+{
+    private readonly TimeProvider clock = time ?? TimeProvider.System;
+
+    public Task NormalAsync<T>(T regarding, string reason, string action, string note, CancellationToken cancellationToken = default)
+        where T : IKubernetesResource => RecordAsync(regarding, "Normal", reason, action, note, cancellationToken);
+
+    public Task WarningAsync<T>(T regarding, string reason, string action, string note, CancellationToken cancellationToken = default)
+        where T : IKubernetesResource => RecordAsync(regarding, "Warning", reason, action, note, cancellationToken);
+
+    private async Task RecordAsync<T>(T regarding, string type, string reason, string action, string note, CancellationToken cancellationToken)
+        where T : IKubernetesResource
+    {
+        var now = clock.GetUtcNow();
+        var e = new Eventsv1Event
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = $"{regarding.Name()}.{now.ToUnixTimeMilliseconds():x}{Random.Shared.Next(0x1000):x3}",
+                NamespaceProperty = regarding.Namespace(),
+            },
+            EventTime = now,
+            Type = type,
+            Reason = reason,
+            Action = action,
+            Note = note.Length > 1024 ? note[..1021] + "..." : note,
+            ReportingController = controller,
+            ReportingInstance = instance,
+            Regarding = new V1ObjectReference
+            {
+                ApiVersion = T.ApiResource.ApiVersion,
+                Kind = T.ApiResource.Kind,
+                Name = regarding.Name(),
+                NamespaceProperty = regarding.Namespace(),
+                Uid = regarding.Uid(),
+                ResourceVersion = regarding.ResourceVersion(),
+            },
+        };
+        try
+        {
+            await client.CreateAsync(e, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is KubernetesApiException or HttpRequestException or TimeoutException)
+        {
+            logger.LogWarning("Could not record event {Reason} on {Namespace}/{Name}: {Message}", reason, regarding.Namespace(), regarding.Name(), ex.Message);
+        }
+    }
+}
