@@ -13,12 +13,26 @@ STATE="$RUN/infra"
 PG_PORT="${FLASHSALE_PG_PORT:-54329}"
 REDIS_PORT="${FLASHSALE_REDIS_PORT:-63790}"
 AMQP_PORT="${FLASHSALE_AMQP_PORT:-56720}"
-AMQP_DIST_PORT=$((AMQP_PORT + 1))
+AMQP_DIST_PORT="${FLASHSALE_AMQP_DIST_PORT:-$((AMQP_PORT + 1))}"
 EPMD_PORT="${FLASHSALE_EPMD_PORT:-43690}"
 RABBIT_NODE="${FLASHSALE_RABBIT_NODE:-flashsale}@localhost"
 PG_USER=flashsale
 PG_PASSWORD="${FLASHSALE_PG_PASSWORD:-flashsale-dev}"
 PG_DB=flashsale
+
+# Data of servers that run as their own users (postgres, rabbitmq) must be reachable by those users: when the
+# checkout lives under a directory they cannot traverse (e.g. /root), keep that data under /var/tmp instead.
+server_dir() { # service
+  local dir="$RUN/$1" user=$1
+  [[ $1 == rabbitmq ]] && user=rabbitmq
+  if [[ $(id -u) -eq 0 ]] && id "$user" >/dev/null 2>&1; then
+    mkdir -p "$RUN"
+    if ! runuser -u "$user" -- test -x "$RUN" 2>/dev/null; then
+      dir="/var/tmp/flashsale-$(printf '%s' "$RUN" | cksum | cut -d' ' -f1)/$1"
+    fi
+  fi
+  echo "$dir"
+}
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }
@@ -62,14 +76,15 @@ as_postgres() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else 
 pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; }
 
 up_postgres() {
-  local bin data="$RUN/postgres/data" sock="$RUN/postgres/sock"
+  local bin pgdir; pgdir="$(server_dir postgres)"
+  local data="$pgdir/data" sock="$pgdir/sock"
   bin="$(pg_bin)" || die "PostgreSQL binaries not found"
   if pg_ready; then log "postgres already running on 127.0.0.1:$PG_PORT"; return; fi
-  mkdir -p "$RUN/postgres" "$sock"
-  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$RUN/postgres"
+  mkdir -p "$pgdir" "$sock"
+  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$pgdir"
   if [[ ! -s "$data/PG_VERSION" ]]; then
     log "initdb $data"
-    local pw="$RUN/postgres/pwfile"; echo "$PG_PASSWORD" > "$pw"; [[ $(id -u) -eq 0 ]] && chown postgres "$pw"
+    local pw="$pgdir/pwfile"; echo "$PG_PASSWORD" > "$pw"; [[ $(id -u) -eq 0 ]] && chown postgres "$pw"
     as_postgres "$bin/initdb" -D "$data" -U "$PG_USER" --pwfile="$pw" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >/dev/null
     rm -f "$pw"
     cat >> "$data/postgresql.conf" <<CONF
@@ -83,7 +98,7 @@ synchronous_commit = on
 logging_collector = off
 CONF
   fi
-  as_postgres "$bin/pg_ctl" -D "$data" -l "$RUN/postgres/postgres.log" -w -t 60 start >/dev/null
+  as_postgres "$bin/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null
   touch "$STATE/postgres.started"
   if ! as_postgres "$bin/psql" -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc "select 1 from pg_database where datname='$PG_DB'" | grep -q 1; then
     as_postgres "$bin/psql" -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "create database $PG_DB" >/dev/null
@@ -93,8 +108,9 @@ CONF
 
 down_postgres() {
   local bin; bin="$(pg_bin)" || return 0
-  if [[ -f "$STATE/postgres.started" ]] && [[ -s "$RUN/postgres/data/postmaster.pid" ]]; then
-    as_postgres "$bin/pg_ctl" -D "$RUN/postgres/data" -m fast -w stop >/dev/null || true
+  local pgdir; pgdir="$(server_dir postgres)"
+  if [[ -f "$STATE/postgres.started" ]] && [[ -s "$pgdir/data/postmaster.pid" ]]; then
+    as_postgres "$bin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null || true
     log "postgres stopped"
   fi
   rm -f "$STATE/postgres.started"
@@ -124,11 +140,12 @@ down_redis() {
 }
 
 rabbit_env() {
+  RDIR="$(server_dir rabbitmq)"
   export RABBITMQ_NODENAME="$RABBIT_NODE" RABBITMQ_NODE_PORT="$AMQP_PORT" RABBITMQ_DIST_PORT="$AMQP_DIST_PORT"
   export ERL_EPMD_PORT="$EPMD_PORT"
-  export RABBITMQ_MNESIA_BASE="$RUN/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$RUN/rabbitmq/log"
-  export RABBITMQ_CONFIG_FILE="$RUN/rabbitmq/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$RUN/rabbitmq/enabled_plugins"
-  export RABBITMQ_PID_FILE="$RUN/rabbitmq/rabbitmq.pid" RABBITMQ_ADVANCED_CONFIG_FILE="$RUN/rabbitmq/advanced.config"
+  export RABBITMQ_MNESIA_BASE="$RDIR/mnesia" RABBITMQ_LOG_BASE="$RDIR/log"
+  export RABBITMQ_CONFIG_FILE="$RDIR/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$RDIR/enabled_plugins"
+  export RABBITMQ_PID_FILE="$RDIR/rabbitmq.pid" RABBITMQ_ADVANCED_CONFIG_FILE="$RDIR/advanced.config"
 }
 
 rabbit_ready() { rabbit_env; timeout 20 rabbitmqctl -q -n "$RABBIT_NODE" await_startup >/dev/null 2>&1; }
@@ -137,22 +154,22 @@ rabbit_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$AMQP_PORT") 2>/dev/null; }
 up_rabbitmq() {
   rabbit_env
   if rabbit_port_open && rabbit_ready; then log "rabbitmq already running on 127.0.0.1:$AMQP_PORT"; return; fi
-  mkdir -p "$RUN/rabbitmq/mnesia" "$RUN/rabbitmq/log"
-  cat > "$RUN/rabbitmq/rabbitmq.conf" <<CONF
+  mkdir -p "$RDIR/mnesia" "$RDIR/log"
+  cat > "$RDIR/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$AMQP_PORT
 loopback_users.guest = true
 log.console = false
-log.file.level = warning
+log.file.level = info
 vm_memory_high_watermark.relative = 0.6
 disk_free_limit.absolute = 200MB
 CONF
-  echo '[].' > "$RUN/rabbitmq/enabled_plugins"
-  echo '[].' > "$RUN/rabbitmq/advanced.config"
-  if [[ $(id -u) -eq 0 ]]; then chown -R rabbitmq:rabbitmq "$RUN/rabbitmq"; fi
+  echo '[].' > "$RDIR/enabled_plugins"
+  echo '[].' > "$RDIR/advanced.config"
+  if [[ $(id -u) -eq 0 ]]; then chown -R rabbitmq:rabbitmq "$RDIR"; fi
   log "starting rabbitmq ($RABBIT_NODE)"
-  setsid nohup rabbitmq-server >"$RUN/rabbitmq/stdout.log" 2>&1 < /dev/null &
+  setsid nohup rabbitmq-server >"$RDIR/stdout.log" 2>&1 < /dev/null &
   for _ in $(seq 1 60); do rabbit_port_open && break; sleep 0.5; done
-  rabbit_ready || die "rabbitmq did not start; see $RUN/rabbitmq/log and $RUN/rabbitmq/stdout.log"
+  rabbit_ready || die "rabbitmq did not start; see $RDIR/log and $RDIR/stdout.log"
   touch "$STATE/rabbitmq.started"
   log "rabbitmq ready on 127.0.0.1:$AMQP_PORT"
 }

@@ -85,7 +85,6 @@ public static class Infra
 /// </summary>
 public sealed class PrivateInfra : IAsyncDisposable
 {
-    static int _next;
     readonly Dictionary<string, string> _env;
 
     public int PostgresPort { get; }
@@ -94,18 +93,28 @@ public sealed class PrivateInfra : IAsyncDisposable
 
     public PrivateInfra(string name)
     {
-        // Port blocks per instance: 55000 + 10*k (+0 postgres, +2 redis, +4 amqp, +5 amqp dist).
-        var k = (Environment.ProcessId % 50) * 10 + Interlocked.Increment(ref _next);
-        var basePort = 55000 + 10 * (k % 900);
-        PostgresPort = basePort; RedisPort = basePort + 2; AmqpPort = basePort + 4;
+        // Ports the kernel hands out as free right now (never the shared servers' ports), so that test processes running
+        // side by side cannot collide.
+        var ports = FreePorts(4);
+        PostgresPort = ports[0]; RedisPort = ports[1]; AmqpPort = ports[2];
         _env = new()
         {
-            ["FLASHSALE_RUN_DIR"] = Path.Combine(Infra.RepoRoot, ".run", "private", $"{name}-{basePort}"),
+            ["FLASHSALE_RUN_DIR"] = Path.Combine(Infra.RepoRoot, ".run", "private", $"{name}-{Guid.NewGuid().ToString("N")[..8]}"),
             ["FLASHSALE_PG_PORT"] = PostgresPort.ToString(),
             ["FLASHSALE_REDIS_PORT"] = RedisPort.ToString(),
             ["FLASHSALE_AMQP_PORT"] = AmqpPort.ToString(),
-            ["FLASHSALE_RABBIT_NODE"] = $"fs{basePort}",
+            ["FLASHSALE_AMQP_DIST_PORT"] = ports[3].ToString(),
+            ["FLASHSALE_RABBIT_NODE"] = $"fs{AmqpPort}",
         };
+    }
+
+    static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)).ToList();
+        listeners.ForEach(l => l.Start());
+        var ports = listeners.Select(l => ((System.Net.IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        listeners.ForEach(l => l.Stop());
+        return ports;
     }
 
     public string Postgres => $"Host=127.0.0.1;Port={PostgresPort};Database=flashsale;Username=flashsale;Password=flashsale-dev";
