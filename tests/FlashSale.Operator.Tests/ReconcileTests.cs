@@ -1,0 +1,301 @@
+using FlashSale.Kubernetes;
+using FlashSale.Kubernetes.Models;
+using FlashSale.Operator.Controller;
+using FlashSale.Operator.Entities;
+using FlashSale.Sales;
+
+namespace FlashSale.Operator.Tests;
+
+public class ReconcileTests
+{
+    static readonly string[] Services = ["users", "stock", "orders", "notifications"];
+
+    [Fact]
+    public async Task ApplyingTheExampleProvisionsEveryChildWithOwnerReferencesProbesSecurityAndResources()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example());
+
+        await h.ReconcileAsync(fs.Name());
+
+        foreach (var service in Services)
+        {
+            var name = $"{fs.Name()}-{service}";
+            var deployment = h.Server.Get<V1Deployment>(h.Namespace, name)!;
+            AssertOwnedBy(fs, deployment);
+            var pod = deployment.Spec!.Template!.Spec!;
+            var container = Assert.Single(pod.Containers!);
+            Assert.Equal($"ghcr.io/flashsale/flashsale-{service}:0.1.0", container.Image);
+            Assert.Equal("/healthz/live", container.LivenessProbe!.HttpGet!.Path);
+            Assert.Equal("/healthz/ready", container.ReadinessProbe!.HttpGet!.Path);
+            Assert.Equal("/healthz/live", container.StartupProbe!.HttpGet!.Path);
+            Assert.True(pod.SecurityContext!.RunAsNonRoot);
+            Assert.Equal("RuntimeDefault", pod.SecurityContext.SeccompProfile!.Type);
+            Assert.False(container.SecurityContext!.AllowPrivilegeEscalation);
+            Assert.True(container.SecurityContext.ReadOnlyRootFilesystem);
+            Assert.Equal(["ALL"], container.SecurityContext.Capabilities!.Drop!);
+            Assert.NotNull(container.Resources!.Requests!["cpu"]);
+            Assert.NotNull(container.Resources.Limits!["memory"]);
+            Assert.Equal("RollingUpdate", deployment.Spec.Strategy!.Type);
+            Assert.Contains(container.Env!, e => e.Name == "ConnectionStrings__Postgres" && e.ValueFrom!.SecretKeyRef!.Name == "flashsale-postgres");
+            AssertOwnedBy(fs, h.Server.Get<V1Service>(h.Namespace, name)!);
+            AssertOwnedBy(fs, h.Server.Get<V1PodDisruptionBudget>(h.Namespace, name)!);
+        }
+
+        var orders = h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-orders")!;
+        Assert.Null(orders.Spec!.Replicas);
+        var hpa = h.Server.Get<V2HorizontalPodAutoscaler>(h.Namespace, $"{fs.Name()}-orders")!;
+        AssertOwnedBy(fs, hpa);
+        Assert.Equal(2, hpa.Spec!.MinReplicas);
+        Assert.Equal(10, hpa.Spec.MaxReplicas);
+        Assert.Null(h.Server.Get<V2HorizontalPodAutoscaler>(h.Namespace, $"{fs.Name()}-stock"));
+        Assert.Equal(2, h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-users")!.Spec!.Replicas);
+        AssertOwnedBy(fs, h.Server.Get<V1ConfigMap>(h.Namespace, $"{fs.Name()}-sale")!);
+        var ingress = h.Server.Get<V1Ingress>(h.Namespace, fs.Name())!;
+        AssertOwnedBy(fs, ingress);
+        Assert.Contains(ingress.Spec!.Rules![0].Http!.Paths!, p => p.Path == $"/api/sales/{fs.Name()}/orders" && p.Backend!.Service!.Name == $"{fs.Name()}-orders");
+
+        var stock = await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name()));
+        Assert.Equal([("console-x", 600L), ("headset-pro", 400L)], stock.Select(p => (p.Sku, p.Remaining)));
+        Assert.True(await h.TopologyExistsAsync(fs.Name()));
+
+        var status = (await h.GetAsync(fs.Name()))!.Status!;
+        Assert.Equal("Provisioning", status.Phase);
+        Assert.True(status.Conditions.IsTrue("StockPreloaded"));
+        Assert.True(status.Conditions.IsTrue("MessagingReady"));
+        Assert.False(status.Conditions.IsTrue("Ready"));
+        Assert.Equal(1000, status.Remaining);
+    }
+
+    [Fact]
+    public async Task OnceTheDeploymentsAreAvailableTheSaleIsReadyAtItsGeneration()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example());
+        await h.ReconcileAsync(fs.Name());
+
+        h.MarkDeploymentsAvailable(fs.Name());
+        var result = await h.ReconcileAsync(fs.Name());
+
+        var current = (await h.GetAsync(fs.Name()))!;
+        Assert.True(current.Status!.Conditions.IsTrue("Ready"), current.Status.Conditions.Find("Ready")?.Message);
+        Assert.Equal(current.Metadata.Generation, current.Status.ObservedGeneration);
+        Assert.All(current.Status.Conditions!, c => Assert.Equal(current.Metadata.Generation, c.ObservedGeneration));
+        Assert.False(current.Status.Conditions.IsTrue("Degraded"));
+        Assert.Equal("Scheduled", current.Status.Phase);
+        Assert.Contains("flashsale.dev/cleanup", current.Metadata.Finalizers!);
+        Assert.NotNull(result.RequeueAfter);
+        Assert.InRange(result.RequeueAfter!.Value, TimeSpan.FromMinutes(49), TimeSpan.FromMinutes(51));
+    }
+
+    [Fact]
+    public async Task ChangingTheSaleUpdatesTheChildrenAndAddsTheStockDifference()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example());
+        await h.ReconcileAsync(fs.Name());
+
+        h.Server.Modify<V1Alpha1FlashSale>(h.Namespace, fs.Name(), sale =>
+        {
+            sale.Spec!.Image.Tag = "0.2.0";
+            sale.Spec.Services!.Orders!.Autoscaling!.MaxReplicas = 20;
+            sale.Spec.Products[0].Stock = 650;
+        });
+        await h.ReconcileAsync(fs.Name());
+
+        Assert.Equal("ghcr.io/flashsale/flashsale-stock:0.2.0", h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-stock")!.Spec!.Template!.Spec!.Containers![0].Image);
+        Assert.Equal(20, h.Server.Get<V2HorizontalPodAutoscaler>(h.Namespace, $"{fs.Name()}-orders")!.Spec!.MaxReplicas);
+        var console = (await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name()))).Single(p => p.Sku == "console-x");
+        Assert.Equal(650, console.Initial);
+        Assert.Equal(650, console.Remaining);
+        Assert.Equal(650, (await h.GetAsync(fs.Name()))!.Status!.Products!.Single(p => p.Sku == "console-x").Stock);
+    }
+
+    [Fact]
+    public async Task LoweringTheStockBelowWhatWasSoldIsRefusedWithADegradedCondition()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example(startsIn: TimeSpan.FromMinutes(-5)));
+        await h.ReconcileAsync(fs.Name());
+        var keys = new SaleKeys(h.Namespace, fs.Name());
+        var sold = await h.Store.ReserveAsync(keys, Guid.NewGuid(), "headset-pro", 2, Guid.NewGuid(), "k1", TimeSpan.FromMinutes(5));
+        Assert.Equal(ReserveOutcome.Accepted, sold.Outcome);
+
+        h.Server.Modify<V1Alpha1FlashSale>(h.Namespace, fs.Name(), sale => sale.Spec!.Products[1].Stock = 1);
+        await h.ReconcileAsync(fs.Name());
+
+        var status = (await h.GetAsync(fs.Name()))!.Status!;
+        var degraded = status.Conditions.Find("Degraded")!;
+        Assert.Equal("True", degraded.Status);
+        Assert.Equal("StockBelowSold", degraded.Reason);
+        Assert.Contains("headset-pro", degraded.Message);
+        Assert.False(status.Conditions.IsTrue("Ready"));
+        var headset = (await h.Store.GetStockAsync(keys)).Single(p => p.Sku == "headset-pro");
+        Assert.Equal(400, headset.Initial);
+        Assert.Equal(398, headset.Remaining);
+        Assert.Equal(2, status.Products!.Single(p => p.Sku == "headset-pro").Sold);
+    }
+
+    [Fact]
+    public async Task ADeletedChildIsRecreatedAndAChildEditedByHandIsPutBack()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example());
+        await h.ReconcileAsync(fs.Name());
+
+        await h.Client.DeleteAsync<V1Service>(h.Namespace, $"{fs.Name()}-users");
+        h.Server.Modify<V1Deployment>(h.Namespace, $"{fs.Name()}-orders", d => d.Spec!.Template!.Spec!.Containers![0].Image = "evil/image:latest");
+        await h.ReconcileAsync(fs.Name());
+
+        AssertOwnedBy(fs, h.Server.Get<V1Service>(h.Namespace, $"{fs.Name()}-users")!);
+        Assert.Equal("ghcr.io/flashsale/flashsale-orders:0.1.0", h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-orders")!.Spec!.Template!.Spec!.Containers![0].Image);
+    }
+
+    [Fact]
+    public async Task AnInvalidSaleIsDegradedNamingTheFieldAndNothingIsProvisioned()
+    {
+        await using var h = await Harness.StartAsync();
+        var invalid = h.Example();
+        invalid.Spec!.Products[1].PerUserLimit = 0;
+        var fs = await h.CreateAsync(invalid);
+
+        await h.ReconcileAsync(fs.Name());
+
+        var status = (await h.GetAsync(fs.Name()))!.Status!;
+        Assert.Equal("Failed", status.Phase);
+        var degraded = status.Conditions.Find("Degraded")!;
+        Assert.Equal("True", degraded.Status);
+        Assert.Equal("InvalidSpec", degraded.Reason);
+        Assert.Contains("spec.products[1].perUserLimit", degraded.Message);
+        Assert.Empty(h.Server.List<V1Deployment>(h.Namespace));
+        Assert.Empty(h.Server.List<V1ConfigMap>(h.Namespace));
+        Assert.Empty(await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name())));
+        Assert.False(await h.AnyTopologyLeftAsync(fs.Name()));
+    }
+
+    [Fact]
+    public async Task AnEndBeforeTheStartIsDegradedNamingTheSchedule()
+    {
+        await using var h = await Harness.StartAsync();
+        var invalid = h.Example();
+        invalid.Spec!.Schedule.EndsAt = invalid.Spec.Schedule.StartsAt.AddMinutes(-1);
+        var fs = await h.CreateAsync(invalid);
+
+        await h.ReconcileAsync(fs.Name());
+
+        Assert.Contains("spec.schedule.endsAt", (await h.GetAsync(fs.Name()))!.Status!.Conditions.Find("Degraded")!.Message);
+        Assert.Empty(h.Server.List<V1Deployment>(h.Namespace));
+    }
+
+    [Fact]
+    public async Task DeletingASaleWithCleanupPolicyDeleteRemovesItsRedisKeysAndQueuesBeforeTheSale()
+    {
+        await using var h = await Harness.StartAsync();
+        var example = h.Example();
+        example.Spec!.CleanupPolicy = "Delete";
+        var fs = await h.CreateAsync(example);
+        await h.ReconcileAsync(fs.Name());
+
+        var deleting = await h.Client.DeleteAsync<V1Alpha1FlashSale>(h.Namespace, fs.Name());
+        Assert.NotNull(deleting);
+        Assert.NotNull((await h.GetAsync(fs.Name()))!.Metadata.DeletionTimestamp);
+        Assert.NotEmpty(await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name())));
+        await h.ReconcileAsync(fs.Name());
+
+        Assert.Null(await h.GetAsync(fs.Name()));
+        Assert.Empty(await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name())));
+        Assert.False(await h.Redis.GetDatabase().KeyExistsAsync(new SaleKeys(h.Namespace, fs.Name()).Meta));
+        Assert.False(await h.AnyTopologyLeftAsync(fs.Name()));
+    }
+
+    [Fact]
+    public async Task DeletingASaleWithCleanupPolicyRetainKeepsItsRedisKeysAndQueues()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example());
+        await h.ReconcileAsync(fs.Name());
+
+        await h.Client.DeleteAsync<V1Alpha1FlashSale>(h.Namespace, fs.Name());
+        await h.ReconcileAsync(fs.Name());
+
+        Assert.Null(await h.GetAsync(fs.Name()));
+        Assert.Equal(2, (await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name()))).Count);
+        Assert.True(await h.TopologyExistsAsync(fs.Name()));
+    }
+
+    [Fact]
+    public async Task APausedSaleIsLeftAloneWithAConditionSayingSo()
+    {
+        await using var h = await Harness.StartAsync();
+        var example = h.Example();
+        example.Metadata.Annotations = new Dictionary<string, string> { ["flashsale.dev/paused"] = "true" };
+        var fs = await h.CreateAsync(example);
+
+        await h.ReconcileAsync(fs.Name());
+
+        var paused = (await h.GetAsync(fs.Name()))!.Status!.Conditions.Find("Paused")!;
+        Assert.Equal("True", paused.Status);
+        Assert.Contains("flashsale.dev/paused", paused.Message);
+        Assert.Empty(h.Server.List<V1Deployment>(h.Namespace));
+        Assert.Empty(await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name())));
+
+        h.Server.Modify<V1Alpha1FlashSale>(h.Namespace, fs.Name(), sale => sale.Metadata.Annotations!.Remove("flashsale.dev/paused"));
+        await h.ReconcileAsync(fs.Name());
+
+        Assert.Null((await h.GetAsync(fs.Name()))!.Status!.Conditions.Find("Paused"));
+        Assert.Equal(4, h.Server.List<V1Deployment>(h.Namespace).Count);
+    }
+
+    [Fact]
+    public async Task MinReplicasIsRaisedPrescaleMinutesBeforeTheStartAndRestoredAfterTheEnd()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example(startsIn: TimeSpan.FromHours(1), length: TimeSpan.FromHours(1)));
+        var starts = fs.Spec!.Schedule.StartsAt;
+        var hpa = () => h.Server.Get<V2HorizontalPodAutoscaler>(h.Namespace, $"{fs.Name()}-orders")!.Spec!.MinReplicas;
+
+        h.Clock.Set(starts.AddMinutes(-11));
+        await h.ReconcileAsync(fs.Name());
+        h.MarkDeploymentsAvailable(fs.Name());
+        var before = await h.ReconcileAsync(fs.Name());
+        Assert.Equal(2, hpa());
+        Assert.InRange(before.RequeueAfter!.Value, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1.01));
+
+        h.Clock.Set(starts.AddMinutes(-10));
+        await h.ReconcileAsync(fs.Name());
+        Assert.Equal(10, hpa());
+
+        h.Clock.Set(starts.AddMinutes(30));
+        await h.ReconcileAsync(fs.Name());
+        Assert.Equal(10, hpa());
+
+        h.Clock.Set(starts.AddMinutes(61));
+        await h.ReconcileAsync(fs.Name());
+        Assert.Equal(2, hpa());
+        Assert.Equal("Ended", (await h.GetAsync(fs.Name()))!.Status!.Phase);
+    }
+
+    [Fact]
+    public async Task ReconcilingTwiceChangesNothingTheSecondTime()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example());
+        await h.ReconcileAsync(fs.Name());
+        h.MarkDeploymentsAvailable(fs.Name());
+        await h.ReconcileAsync(fs.Name());
+        var version = h.Server.ResourceVersion;
+
+        await h.ReconcileAsync(fs.Name());
+
+        Assert.Equal(version, h.Server.ResourceVersion);
+    }
+
+    static void AssertOwnedBy(V1Alpha1FlashSale owner, IKubernetesObject child)
+    {
+        var reference = Assert.Single(child.Metadata.OwnerReferences!);
+        Assert.Equal(owner.Uid(), reference.Uid);
+        Assert.Equal("FlashSale", reference.Kind);
+        Assert.Equal("flashsale.dev/v1alpha1", reference.ApiVersion);
+        Assert.True(reference.Controller);
+    }
+}
