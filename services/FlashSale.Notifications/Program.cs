@@ -1,0 +1,14 @@
+using FlashSale.Notifications.Apis;
+using FlashSale.Notifications.Extensions;
+using FlashSale.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddNotificationsServices();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapNotificationsApi();
+app.Run();
+
+public partial class Program;

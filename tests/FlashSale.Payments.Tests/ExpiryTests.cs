@@ -1,0 +1,93 @@
+using System.Net;
+using System.Text.Json;
+using FlashSale.Sales;
+
+namespace FlashSale.Payments.Tests;
+
+public class ExpiryTests : IAsyncLifetime
+{
+    PaymentWorld _world = null!;
+
+    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task DisposeAsync() => await _world.DisposeAsync();
+
+    Task<long> UnreleasedAsync(string sale) => _world.ScalarAsync(
+        "SELECT count(*) FROM orders.orders WHERE sale = @s AND (status <> 'EXPIRED' OR released_at IS NULL)", ("s", sale));
+
+    [Fact]
+    public async Task UnpaidOrdersExpireTheirUnitsGoBackOnceAndAnotherBuyerGetsThem()
+    {
+        var sale = await _world.NewSaleAsync(stock: 2, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
+        var users = _world.StartUsers();
+        // The first replica consumes the sale's expiry queue (and sweeps).
+        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        var stock = _world.StartStock(sale.Name);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (_, first) = await _world.RegisterAsync(usersHttp);
+        var (_, second) = await _world.RegisterAsync(usersHttp);
+        var held = new[] { await _world.PlaceOrderAsync(http, sale.Name, first), await _world.PlaceOrderAsync(http, sale.Name, first) };
+        await _world.WaitForOrdersAsync(sale.Name, 2);
+
+        await PaymentWorld.WaitUntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "both orders expired and released");
+        var audit = await _world.AuditAsync(stock, sale.Name);
+        var item = audit.Products.Single();
+        Assert.True(audit.Consistent, JsonSerializer.Serialize(audit));
+        Assert.Equal(2, item.Remaining);
+        Assert.Equal(2, item.ReleasedInRedis);
+        Assert.Equal(2, item.UnitsReleasedInPostgres);
+
+        using (var late = await http.SendAsync(PaymentWorld.Payment(held[0], first)))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+            Assert.Contains("\"EXPIRED\"", await late.Content.ReadAsStringAsync());
+        }
+        await _world.PlaceOrderAsync(http, sale.Name, second);
+        await _world.PlaceOrderAsync(http, sale.Name, second);
+        await _world.WaitForOrdersAsync(sale.Name, 4);
+
+        // Restart: the process "died" between the expiry commit and recording the release of the first orders, and the new
+        // replica consumes no expiry queue, so the sweep alone must expire the second buyer's orders and finish the rest.
+        await _world.StopAsync(orders);
+        await _world.ScalarAsync("UPDATE orders.orders SET released_at = NULL WHERE order_id = ANY(@ids)", ("ids", held));
+        _world.StartOrders(users.BaseAddress);
+        await PaymentWorld.WaitUntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "all four orders expired and released");
+
+        var keys = new SaleKeys(_world.Namespace, sale.Name);
+        Assert.Equal(4, await _world.Mux.GetDatabase().SetLengthAsync(keys.ReleasedOrders));
+        await PaymentWorld.WaitUntilAsync(async () => (await _world.AuditAsync(stock, sale.Name)).Products.Single().ReleasedFromEvents == 4,
+            "the stock service saw four order.expired events");
+        audit = await _world.AuditAsync(stock, sale.Name);
+        item = audit.Products.Single();
+        Assert.True(audit.Consistent, JsonSerializer.Serialize(audit));
+        Assert.Equal(2, item.Remaining);
+        Assert.Equal(4, item.ReleasedInRedis);
+        Assert.Equal(4, item.ReleasedFromEvents);
+        Assert.Equal(4, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE routing_key = 'order.expired'"));
+    }
+
+    [Fact]
+    public async Task AnOrderBeingPaidIsNotExpiredAndAPaidOrderNeverExpires()
+    {
+        var sale = await _world.NewSaleAsync(stock: 10, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
+        var users = _world.StartUsers();
+        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (_, buyer) = await _world.RegisterAsync(usersHttp);
+        var paid = await _world.PlaceOrderAsync(http, sale.Name, buyer);
+        var leased = await _world.PlaceOrderAsync(http, sale.Name, buyer);
+        await _world.WaitForOrdersAsync(sale.Name, 2);
+        using (var ok = await http.SendAsync(PaymentWorld.Payment(paid, buyer))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        // A payment attempt in flight (its debit outcome unknown) holds the lease: expiry must wait for it.
+        await _world.ScalarAsync("UPDATE orders.orders SET payment_started_at = now() WHERE order_id = @id", ("id", leased));
+
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.Equal("PAID", await _world.StatusAsync(paid));
+        Assert.Equal("RESERVED", await _world.StatusAsync(leased));
+        // The attempt is retried after the due time and completes (the debit is idempotent per order).
+        using (var ok = await http.SendAsync(PaymentWorld.Payment(leased, buyer))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.Equal("PAID", await _world.StatusAsync(leased));
+        Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE routing_key = 'order.expired'"));
+    }
+}
