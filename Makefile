@@ -31,6 +31,20 @@ test: infra-up
 	$(DOTNET) build $(SLN) -c $(CONFIG)
 	$(DOTNET) test $(SLN) -c $(CONFIG) --no-build -m:1 --logger "console;verbosity=normal"
 
+# Local platform as processes on loopback ports (users 5101, orders 5102, stock 5103); see scripts/run-local.sh.
+run:
+	scripts/run-local.sh run
+
+up:
+	scripts/run-local.sh up
+
+down:
+	scripts/run-local.sh down
+
+# One program run: HTTP ceiling vs order path per stock gate, and the outbox drain; see docs/benchmarks.md.
+bench:
+	scripts/bench.sh
+
 clean:
 	-scripts/infra.sh down
 	$(DOTNET) clean $(SLN) >/dev/null 2>&1 || true

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# The platform as local processes on fixed loopback ports, against scripts/infra.sh's PostgreSQL, Redis and RabbitMQ.
+#   scripts/run-local.sh run    infra up, publish, start users/orders/stock, demo flash sale of examples/flashsale.yaml
+#                               (buyers log in first, burst, drain, audit), then stop what it started; exit 1 if the audit fails
+#   scripts/run-local.sh up     same platform and a sale open for 1 hour, left running for manual use; prints the URLs
+#   scripts/run-local.sh down   stop what `up` started (services, and infrastructure only if `up` had to start it)
+# Knobs (environment): BUYERS (2000), ATTEMPTS (30000), CONNECTIONS (256), RATE (open loop, req/s; unset = closed loop),
+# SALE_FILE (examples/flashsale.yaml), USERS_PORT/ORDERS_PORT/STOCK_PORT (5101/5102/5103), CONFIG (Release),
+# KEEP_INFRA=1 (never stop the infrastructure, even what this script started), HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering and logging in thousands of
+# buyers on 2 cores is the slow part of a first run; later runs reuse the tokens cached in .run/loadtest for 12 hours).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+RUN="$ROOT/.run"
+LOCAL="$RUN/local"
+APP="$RUN/app"
+CONFIG="${CONFIG:-Release}"
+USERS_PORT="${USERS_PORT:-5101}"; ORDERS_PORT="${ORDERS_PORT:-5102}"; STOCK_PORT="${STOCK_PORT:-5103}"
+USERS_URL="http://127.0.0.1:$USERS_PORT"; ORDERS_URL="http://127.0.0.1:$ORDERS_PORT"; STOCK_URL="http://127.0.0.1:$STOCK_PORT"
+BUYERS="${BUYERS:-2000}"; ATTEMPTS="${ATTEMPTS:-30000}"; CONNECTIONS="${CONNECTIONS:-256}"
+SALE_FILE="${SALE_FILE:-examples/flashsale.yaml}"
+NAMESPACE="${NAMESPACE:-default}"
+ADMIN=lt-admin
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { printf '[run] %s\n' "$*" >&2; }
+die() { printf '[run] error: %s\n' "$*" >&2; exit 1; }
+mkdir -p "$LOCAL/logs"
+
+# Infrastructure: note which servers were down, so that only those are stopped afterwards.
+infra_up() {
+  local down=()
+  while read -r name state _; do [[ $state == up ]] || down+=("$name"); done < <(scripts/infra.sh status)
+  if ((${#down[@]})); then
+    log "starting infrastructure: ${down[*]}"
+    scripts/infra.sh up "${down[@]}"
+  else
+    log "infrastructure already running (left running afterwards)"
+  fi
+  printf '%s\n' "${down[@]}" > "$LOCAL/infra-started"
+  eval "$(scripts/infra.sh env)"
+}
+
+infra_down() {
+  [[ ${KEEP_INFRA:-0} == 1 ]] && { rm -f "$LOCAL/infra-started"; return 0; }
+  [[ -s $LOCAL/infra-started ]] || { rm -f "$LOCAL/infra-started"; return 0; }
+  log "stopping the infrastructure this script started: $(tr '\n' ' ' < "$LOCAL/infra-started")"
+  # shellcheck disable=SC2046
+  scripts/infra.sh down $(cat "$LOCAL/infra-started") || true
+  rm -f "$LOCAL/infra-started"
+}
+
+# Publishes a project unless nothing under services/ or tools/ changed since its last successful publish.
+publish() {
+  local name=$1 project=$2 stamp="$APP/$1/.published"
+  if [[ -f $stamp && -z $(find services tools Directory.Build.props Directory.Packages.props global.json -newer "$stamp" \
+        -not -path '*/bin/*' -not -path '*/obj/*' -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \
+        -o -name '*.sql' -o -name '*.lua' \) -print -quit 2>/dev/null) ]]; then
+    log "$name is up to date ($APP/$name)"; return 0
+  fi
+  log "publishing $project ($CONFIG)"
+  mkdir -p "$APP/$name"; touch "$stamp.new"
+  dotnet publish "$project" -c "$CONFIG" -o "$APP/$name" --nologo -v quiet -p:UseAppHost=false >"$LOCAL/logs/publish-$name.log" 2>&1 \
+    || { tail -30 "$LOCAL/logs/publish-$name.log" >&2; die "publishing $project failed (see $LOCAL/logs/publish-$name.log)"; }
+  mv "$stamp.new" "$stamp"
+}
+
+publish_all() {
+  publish users services/FlashSale.Users/FlashSale.Users.csproj
+  publish orders services/FlashSale.Orders/FlashSale.Orders.csproj
+  publish stock services/FlashSale.Stock/FlashSale.Stock.csproj
+  publish loadtest tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start <name> <dll> <port> [KEY=VALUE...]: a service in the background, pid in .run/local/<name>.pid
+start_service() {
+  local name=$1 dll=$2 port=$3; shift 3
+  port_free "$port" || die "port $port (for $name) is taken; set ${name^^}_PORT"
+  env ASPNETCORE_URLS="http://127.0.0.1:$port" ASPNETCORE_ENVIRONMENT=Production \
+    Logging__LogLevel__Default=Warning Logging__LogLevel__Microsoft.Hosting.Lifetime=Information \
+    ConnectionStrings__Postgres="$FLASHSALE_POSTGRES" ConnectionStrings__Redis="$FLASHSALE_REDIS" ConnectionStrings__RabbitMq="$FLASHSALE_RABBITMQ" \
+    "$@" setsid dotnet "$APP/$dll" >"$LOCAL/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$LOCAL/$name.pid"
+}
+
+wait_ready() {
+  local name=$1 url=$2
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "$url/healthz/ready" 2>/dev/null && { log "$name ready at $url"; return 0; }
+    kill -0 "$(cat "$LOCAL/$name.pid")" 2>/dev/null || { tail -30 "$LOCAL/logs/$name.log" >&2; die "$name exited (see $LOCAL/logs/$name.log)"; }
+    sleep 0.2
+  done
+  tail -30 "$LOCAL/logs/$name.log" >&2; die "$name not ready after 60s"
+}
+
+stop_service() {
+  local name=$1 pid
+  [[ -f $LOCAL/$name.pid ]] || return 0
+  pid=$(cat "$LOCAL/$name.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    log "stopped $name"
+  fi
+  rm -f "$LOCAL/$name.pid"
+}
+
+stop_services() { stop_service stock; stop_service orders; stop_service users; }
+
+start_users() {
+  start_service users users/FlashSale.Users.dll "$USERS_PORT" \
+    Auth__SigningKeyFile="$RUN/keys/users-signing.pem" Auth__GenerateSigningKey=true Auth__TokenLifetime=12:00:00 \
+    Users__AdminUsernames="$ADMIN" Users__LoginRateLimit__PerAddress=1000000 Users__LoginRateLimit__PerUsername=100 \
+    Users__PasswordHashIterations="${HASH_ITERATIONS:-100000}"
+  wait_ready users "$USERS_URL"
+}
+
+start_sale_services() {
+  local sale=$1 jwks="$USERS_URL/.well-known/jwks.json"
+  start_service orders orders/FlashSale.Orders.dll "$ORDERS_PORT" Orders__Namespace="$NAMESPACE" Orders__StockGate=redis \
+    RabbitMq__Namespace="$NAMESPACE" Auth__JwksUrl="$jwks"
+  start_service stock stock/FlashSale.Stock.dll "$STOCK_PORT" Stock__Namespace="$NAMESPACE" Stock__Sale="$sale" \
+    RabbitMq__Namespace="$NAMESPACE" RabbitMq__Sale="$sale" Auth__JwksUrl="$jwks"
+  wait_ready orders "$ORDERS_URL"
+  wait_ready stock "$STOCK_URL"
+}
+
+loadtest() { dotnet "$APP/loadtest/FlashSale.LoadTest.dll" "$@"; }
+
+sale_name() { echo "$(sed -n 's/^  name: *//p' "$SALE_FILE" | head -1 | tr -d '"')-$(date -u +%m%d%H%M%S)"; }
+
+cmd_run() {
+  local started=$SECONDS
+  trap 'stop_services; infra_down' EXIT
+  trap 'exit 130' INT TERM
+  infra_up
+  publish_all
+  start_users
+  log "buyers register (first run only) and log in before the sale; tokens cached in .run/loadtest/tokens.json"
+  loadtest buyers --users-url "$USERS_URL" --buyers "$BUYERS" --admin "$ADMIN"
+  local sale; sale=$(sale_name)
+  loadtest prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" --starts-in 12s --ends-in 10m \
+    --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ"
+  start_sale_services "$sale"
+  local rc=0
+  loadtest sale --sale "$sale" --users-url "$USERS_URL" --orders-url "$ORDERS_URL" --stock-url "$STOCK_URL" \
+    --buyers "$BUYERS" --admin "$ADMIN" --attempts "$ATTEMPTS" --connections "$CONNECTIONS" ${RATE:+--rate "$RATE"} \
+    --json "$LOCAL/last-sale.json" || rc=$?
+  log "whole run took $((SECONDS - started))s"
+  return $rc
+}
+
+cmd_up() {
+  [[ -f $LOCAL/users.pid ]] && kill -0 "$(cat "$LOCAL/users.pid")" 2>/dev/null && die "already up (scripts/run-local.sh down first)"
+  trap 'echo; log "start failed; stopping"; stop_services; infra_down' ERR
+  infra_up
+  publish_all
+  start_users
+  loadtest buyers --users-url "$USERS_URL" --buyers 0 --admin "$ADMIN" >/dev/null
+  local sale; sale=$(sale_name)
+  loadtest prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" --starts-in 5s --ends-in 60m \
+    --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ"
+  start_sale_services "$sale"
+  trap - ERR
+  echo "$sale" > "$LOCAL/sale"
+  cat <<INFO
+
+FlashSale is up (stop it with: make down)
+  users    $USERS_URL    POST /api/users {username,email,password}; POST /api/users/login {username,password} -> accessToken
+                                 admin: username '$ADMIN', password 'lt-$ADMIN-Secret!'
+  orders   $ORDERS_URL    POST /api/sales/$sale/orders  (Authorization: Bearer, Idempotency-Key, body {"sku":"console-x","quantity":1})
+  stock    $STOCK_URL    GET /api/sales/$sale/products, /api/sales/$sale/stock/stream (SSE), /api/sales/$sale/audit (admin)
+  metrics  $USERS_URL/metrics $ORDERS_URL/metrics $STOCK_URL/metrics
+  sale     $sale (namespace $NAMESPACE), open for 60 minutes; logs in $LOCAL/logs
+  burst    dotnet $APP/loadtest/FlashSale.LoadTest.dll sale --sale $sale --buyers 200 --attempts 5000
+INFO
+}
+
+cmd_down() {
+  stop_services
+  infra_down
+  rm -f "$LOCAL/sale"
+}
+
+case "${1:-run}" in
+  run) cmd_run ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using FlashSale.Sales;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace FlashSale.LoadTest;
+
+/// <summary>Signs tokens with a key of its own; services trust it through <c>Auth__Jwks</c> (inline JWKS), as in the tests.</summary>
+public sealed class TokenMinter
+{
+    public const string Issuer = "flashsale", Audience = "flashsale";
+    readonly RsaSecurityKey _key = new(RSA.Create(2048)) { KeyId = "bench-" + Guid.NewGuid().ToString("N")[..8] };
+    readonly JsonWebTokenHandler _handler = new();
+
+    public string Jwks
+    {
+        get
+        {
+            var p = _key.Rsa.ExportParameters(false);
+            return JsonSerializer.Serialize(new
+            {
+                keys = new[] { new { kty = "RSA", use = "sig", alg = "RS256", kid = _key.KeyId, n = Base64UrlEncoder.Encode(p.Modulus), e = Base64UrlEncoder.Encode(p.Exponent) } },
+            });
+        }
+    }
+
+    public string Mint(Guid userId, string name, bool admin = false, TimeSpan? lifetime = null)
+    {
+        var now = DateTime.UtcNow;
+        var claims = new Dictionary<string, object> { ["sub"] = userId.ToString(), ["name"] = name };
+        if (admin) claims["role"] = "admin";
+        return _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer, Audience = Audience, Claims = claims, NotBefore = now, IssuedAt = now, Expires = now + (lifetime ?? TimeSpan.FromHours(2)),
+            SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.RsaSha256),
+        });
+    }
+}
+
+/// <summary>
+/// `make bench`: on one machine, at one concurrency, for one duration each: the HTTP ceiling (/healthz/live of the orders
+/// service), the order path with each stock gate (a fresh orders process per gate), and the outbox drain into PostgreSQL.
+/// </summary>
+public static class Bench
+{
+    sealed record Row(string Name, LoadResult? Load, long Oversold, bool? Consistent, string Note, double? Rate = null);
+
+    public static async Task<int> RunAsync(Args a)
+    {
+        var ordersDll = a.Str("orders-dll", ".run/app/orders/FlashSale.Orders.dll");
+        var stockDll = a.Str("stock-dll", ".run/app/stock/FlashSale.Stock.dll");
+        var duration = a.Duration("duration", TimeSpan.FromSeconds(10));
+        var warmup = a.Duration("warmup", TimeSpan.FromSeconds(3));
+        var connections = a.Int("connections", 256);
+        var buyerCount = a.Int("buyers", 10_000);
+        var stock = a.Long("stock", 10_000_000);
+        var drainOrders = a.Int("drain-orders", 200_000);
+        var basePort = a.Int("base-port", 5201);
+        var gates = a.Str("gates", "redis,postgres-row-lock,postgres-optimistic").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var postgres = a.Str("postgres", Environment.GetEnvironmentVariable("FLASHSALE_POSTGRES") ?? "Host=127.0.0.1;Port=54329;Database=flashsale;Username=flashsale;Password=flashsale-dev");
+        var redis = a.Str("redis", Environment.GetEnvironmentVariable("FLASHSALE_REDIS") ?? "127.0.0.1:63790");
+        var rabbit = a.Str("rabbitmq", Environment.GetEnvironmentVariable("FLASHSALE_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:56720/");
+        var logs = a.Str("logs", ".run/bench");
+        var json = a.Get("json");
+        a.EnsureAllUsed();
+
+        var stamp = DateTime.UtcNow.ToString("MMddHHmmss", CultureInfo.InvariantCulture);
+        var ns = "bench-" + stamp;
+        Console.WriteLine($"== FlashSale bench: {Environment.ProcessorCount} cores, {connections} connections, {duration.TotalSeconds:F0}s per run " +
+            $"(+{warmup.TotalSeconds:F0}s warm-up), {buyerCount} buyers, stock {stock}, namespace {ns} ==");
+        Console.WriteLine("   client, services, PostgreSQL and Redis share this machine's cores; numbers measured while others build are noisy.");
+
+        var minter = new TokenMinter();
+        var sw = Stopwatch.StartNew();
+        var tokens = new string[buyerCount];
+        Parallel.For(0, buyerCount, i => tokens[i] = minter.Mint(Guid.CreateVersion7(), $"bench-{i}"));
+        var admin = minter.Mint(Guid.CreateVersion7(), "bench-admin", admin: true);
+        Console.WriteLine($"   minted {buyerCount} buyer tokens in {sw.Elapsed.TotalSeconds:F1}s");
+
+        using var mux = await ConnectionMultiplexer.ConnectAsync(redis + ",abortConnect=false");
+        var store = new SaleStore(mux);
+        var common = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Postgres"] = postgres,
+            ["ConnectionStrings__Redis"] = redis,
+            ["ConnectionStrings__RabbitMq"] = rabbit,
+            ["Orders__Namespace"] = ns,
+            ["Stock__Namespace"] = ns,
+            ["RabbitMq__Namespace"] = ns,
+            ["Auth__Issuer"] = TokenMinter.Issuer,
+            ["Auth__Audience"] = TokenMinter.Audience,
+            ["Auth__Jwks"] = minter.Jwks,
+            // The bench measures the request path and the database drain; publishing to the shared broker is left out for every gate.
+            ["Orders__Relay__Publish"] = "false",
+        };
+        var sales = new List<SaleKeys>();
+        var rows = new List<Row>();
+        var failed = false;
+        await using var stockService = ServiceProcess.Start("stock", stockDll, basePort + 9, common, logs);
+        await stockService.WaitReadyAsync(TimeSpan.FromSeconds(60));
+
+        for (var g = 0; g < gates.Length; g++)
+        {
+            var gate = gates[g];
+            var saleName = $"{Short(gate)}-{stamp}";
+            var sale = new SaleDefinition(ns, saleName, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(2), TimeSpan.FromMinutes(15),
+                [new ProductDefinition("item", "Bench item", 10m, "EUR", stock, 1_000_000)]);
+            await store.PreloadAsync(sale);
+            sales.Add(new SaleKeys(ns, saleName));
+            var settings = new Dictionary<string, string>(common) { ["Orders__StockGate"] = gate };
+            await using var orders = ServiceProcess.Start($"orders-{gate}", ordersDll, basePort + g, settings, logs);
+            await orders.WaitReadyAsync(TimeSpan.FromSeconds(60));
+
+            if (g == 0)
+            {
+                await RunAsync("warm-up", orders.Url, connections, warmup, _ => new HttpRequestMessage(HttpMethod.Get, "/healthz/live"));
+                var ceiling = await RunAsync("http ceiling", orders.Url, connections, duration, _ => new HttpRequestMessage(HttpMethod.Get, "/healthz/live"));
+                rows.Add(new Row("HTTP ceiling (GET /healthz/live)", ceiling, 0, null, $"orders service, gate {gate}"));
+            }
+            var body = Encoding.UTF8.GetBytes("""{"sku":"item","quantity":1}""");
+            var path = $"/api/sales/{saleName}/orders";
+            HttpRequestMessage Order(long i)
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens[i % tokens.Length]);
+                request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+                return request;
+            }
+            await RunAsync("warm-up", orders.Url, connections, warmup, Order);
+            var result = await RunAsync($"order path, {gate}", orders.Url, connections, duration, Order);
+            var audit = await Auditor.WaitForDrainAsync(stockService.Url, saleName, admin, 0, TimeSpan.FromSeconds(120), CancellationToken.None);
+            Console.WriteLine($"   audit {gate}: sold {audit.Sold}, orders in PostgreSQL {audit.OrdersInPostgres}, oversold {audit.Oversold}, consistent {audit.Consistent}");
+            failed |= audit.Oversold > 0 || !audit.Consistent;
+            rows.Add(new Row($"order path, gate {gate}", result, audit.Oversold, audit.Consistent, $"{audit.Sold} units sold"));
+        }
+
+        var drain = await MeasureDrainAsync(store, postgres, ns, stamp, drainOrders, ordersDll, basePort + 8, common, logs, sales);
+        rows.Add(drain);
+
+        Console.WriteLine();
+        var table = new List<string[]> { new[] { "run", "req/s", "p50 ms", "p99 ms", "max ms", "accepted", "errors", "oversold", "note" } };
+        foreach (var r in rows)
+            table.Add(r.Load is { } l
+                ? [r.Name, Report.F(l.RequestsPerSecond, 0), Report.F(l.Latency.PercentileMs(50), 2), Report.F(l.Latency.PercentileMs(99), 2), Report.F(l.Latency.MaxMs, 1),
+                   l.Accepted.ToString(), l.Errors.ToString(), r.Consistent is null ? "-" : r.Oversold.ToString(), r.Note]
+                : [r.Name, r.Rate is { } rate ? Report.F(rate, 0) + " orders/s" : "-", "-", "-", "-", "-", "-", "-", r.Note]);
+        Console.WriteLine(Report.Table(table));
+        double Rps(string prefix) => rows.FirstOrDefault(r => r.Name.StartsWith(prefix, StringComparison.Ordinal))?.Load?.RequestsPerSecond ?? double.NaN;
+        var redisRps = Rps("order path, gate redis");
+        var ratios = new Dictionary<string, double>
+        {
+            ["redis/row-lock"] = redisRps / Rps("order path, gate postgres-row-lock"),
+            ["redis/optimistic"] = redisRps / Rps("order path, gate postgres-optimistic"),
+            ["redis/ceiling"] = redisRps / Rps("HTTP ceiling"),
+        };
+        Console.WriteLine("  ratios (req/s): " + string.Join("   ", ratios.Select(r => $"{r.Key} = {Report.F(r.Value, 2)}")));
+        Console.WriteLine("  " + drain.Note);
+
+        Report.WriteJson(json, new
+        {
+            machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
+            connections, durationSeconds = duration.TotalSeconds, buyers = buyerCount, stock,
+            runs = rows.Select(r => new { r.Name, load = r.Load is null ? null : Report.Summary(r.Load), r.Oversold, r.Consistent, ordersPerSecond = r.Rate is { } x ? Math.Round(x) : (double?)null, r.Note }),
+            ratios = ratios.ToDictionary(r => r.Key, r => double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : (double?)null),
+        });
+
+        foreach (var k in sales) await store.DeleteAsync(k);
+        await mux.GetDatabase().KeyDeleteAsync(SaleKeys.Registry(ns));
+        Console.WriteLine(failed ? "  RESULT: FAILED (oversold or inconsistent audit)" : "  RESULT: OK (nothing oversold, audits consistent)");
+        return failed ? 1 : 0;
+    }
+
+    static string Short(string gate) => gate switch { "postgres-row-lock" => "rowlock", "postgres-optimistic" => "optimistic", _ => gate };
+
+    static Task<LoadResult> RunAsync(string name, Uri url, int connections, TimeSpan duration, Func<long, HttpRequestMessage> request) =>
+        LoadRunner.RunAsync(new LoadPlan(name, url, connections, request, Duration: duration));
+
+    /// <summary>
+    /// Reserves N orders straight into the sale's Redis stream (the same reserve.lua the service runs; no relay is running
+    /// for this sale), then starts a relay-enabled orders process and times how fast PostgreSQL fills up.
+    /// </summary>
+    static async Task<Row> MeasureDrainAsync(SaleStore store, string postgres, string ns, string stamp, int n, string ordersDll, int port,
+        Dictionary<string, string> common, string logs, List<SaleKeys> sales)
+    {
+        var saleName = $"drain-{stamp}";
+        var sale = new SaleDefinition(ns, saleName, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(2), TimeSpan.FromMinutes(15),
+            [new ProductDefinition("item", "Bench item", 10m, "EUR", n, n)]);
+        await store.PreloadAsync(sale);
+        var keys = new SaleKeys(ns, saleName);
+        sales.Add(keys);
+        await store.LoadScriptsAsync();
+        var sw = Stopwatch.StartNew();
+        long next = -1;
+        var users = Enumerable.Range(0, 1000).Select(_ => Guid.CreateVersion7()).ToArray();
+        await Task.WhenAll(Enumerable.Range(0, 256).Select(async _ =>
+        {
+            long i;
+            while ((i = Interlocked.Increment(ref next)) < n)
+            {
+                var r = await store.ReserveAsync(keys, users[i % users.Length], "item", 1, Guid.CreateVersion7(), "k" + i, TimeSpan.FromHours(1));
+                if (r.Outcome != ReserveOutcome.Accepted) throw new InvalidOperationException($"drain setup: reserve answered {r.Reason}");
+            }
+        }));
+        Console.WriteLine($"   drain: reserved {n} orders into the Redis stream in {sw.Elapsed.TotalSeconds:F1}s ({n / sw.Elapsed.TotalSeconds:F0}/s straight to Redis)");
+
+        await using var db = NpgsqlDataSource.Create(postgres);
+        async Task<long> CountAsync()
+        {
+            await using var cmd = db.CreateCommand("SELECT count(*) FROM orders.orders WHERE namespace = @ns AND sale = @sale");
+            cmd.Parameters.AddWithValue("ns", ns);
+            cmd.Parameters.AddWithValue("sale", saleName);
+            return (long)(await cmd.ExecuteScalarAsync())!;
+        }
+        var settings = new Dictionary<string, string>(common) { ["Orders__Relay__Enabled"] = "true" };
+        var started = Stopwatch.StartNew();
+        await using var relay = ServiceProcess.Start("orders-relay", ordersDll, port, settings, logs);
+        TimeSpan? firstAt = null;
+        long firstCount = 0, count = 0;
+        var deadline = TimeSpan.FromSeconds(300);
+        while (started.Elapsed < deadline)
+        {
+            count = await CountAsync();
+            if (count > 0 && firstAt is null) (firstAt, firstCount) = (started.Elapsed, count);
+            Console.Error.Write($"\r  [drain] {started.Elapsed.TotalSeconds,5:F1}s  {count}/{n} orders in PostgreSQL   ");
+            if (count >= n) break;
+            await Task.Delay(50);
+        }
+        Console.Error.WriteLine();
+        var total = started.Elapsed;
+        if (count < n || firstAt is null)
+            return new Row("outbox drain -> PostgreSQL", null, 0, null, $"outbox drain: only {count}/{n} orders reached PostgreSQL in {deadline.TotalSeconds:F0}s");
+        var window = total - firstAt.Value;
+        var rate = (n - firstCount) / Math.Max(window.TotalSeconds, 0.001);
+        return new Row("outbox drain -> PostgreSQL", null, 0, null,
+            $"outbox drain: {n} orders into PostgreSQL at {rate:F0} orders/s (first row at {firstAt.Value.TotalSeconds:F1}s after process start, all in {total.TotalSeconds:F1}s incl. start-up; relay workers/batch at their defaults, publishing off)", rate);
+    }
+}

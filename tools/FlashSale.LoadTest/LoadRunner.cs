@@ -1,0 +1,197 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+
+namespace FlashSale.LoadTest;
+
+/// <summary>What to send: closed loop (a fixed number of connections each sending back to back) or open loop (a target rate).</summary>
+public sealed record LoadPlan(
+    string Name,
+    Uri BaseAddress,
+    int Connections,
+    Func<long, HttpRequestMessage> NewRequest,
+    TimeSpan? Duration = null,
+    long? Total = null,
+    double? Rate = null,
+    bool Progress = true);
+
+/// <summary>The outcome of one load run: answers by status and reason, a latency histogram and the wall time.</summary>
+public sealed class LoadResult(string name)
+{
+    public string Name { get; } = name;
+    public Histogram Latency { get; } = new();
+    public ConcurrentDictionary<string, long> Answers { get; } = new();
+    public TimeSpan Elapsed { get; set; }
+    long _accepted, _errors;
+    public long Accepted => Interlocked.Read(ref _accepted);
+    /// <summary>Transport failures, timeouts and 5xx answers.</summary>
+    public long Errors => Interlocked.Read(ref _errors);
+    public long Completed => Latency.Count;
+    public double RequestsPerSecond => Elapsed.TotalSeconds > 0 ? Completed / Elapsed.TotalSeconds : 0;
+
+    internal void Add(string answer, bool accepted, bool error, TimeSpan latency)
+    {
+        Answers.AddOrUpdate(answer, 1, (_, n) => n + 1);
+        if (accepted) Interlocked.Increment(ref _accepted);
+        if (error) Interlocked.Increment(ref _errors);
+        Latency.Record(latency);
+    }
+}
+
+public static class LoadRunner
+{
+    /// <summary>One client for a run: HTTP/1.1 keep-alive connections, at most <paramref name="connections"/> to the server.</summary>
+    public static HttpClient CreateClient(Uri baseAddress, int connections) =>
+        new(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = connections,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            UseProxy = false,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        })
+        { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+    public static async Task<LoadResult> RunAsync(LoadPlan plan, CancellationToken ct = default)
+    {
+        if (plan.Duration is null && plan.Total is null) throw new ArgumentException("a load plan needs a duration or a total");
+        using var client = CreateClient(plan.BaseAddress, plan.Connections);
+        var result = new LoadResult(plan.Name);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var started = Stopwatch.GetTimestamp();
+        if (plan.Duration is { } d) stop.CancelAfter(d);
+        using var progress = plan.Progress ? StartProgress(result, plan, started, stop.Token) : null;
+
+        if (plan.Rate is { } rate) await RunOpenLoopAsync(client, plan, rate, result, started, stop.Token);
+        else await RunClosedLoopAsync(client, plan, result, stop.Token);
+
+        result.Elapsed = Stopwatch.GetElapsedTime(started);
+        await stop.CancelAsync();
+        if (plan.Progress) Console.Error.WriteLine();
+        return result;
+    }
+
+    static async Task RunClosedLoopAsync(HttpClient client, LoadPlan plan, LoadResult result, CancellationToken stop)
+    {
+        long issued = -1;
+        var workers = Enumerable.Range(0, plan.Connections).Select(async _ =>
+        {
+            await Task.Yield();
+            while (!stop.IsCancellationRequested)
+            {
+                var i = Interlocked.Increment(ref issued);
+                if (plan.Total is { } total && i >= total) break;
+                await SendAsync(client, plan, i, Stopwatch.GetTimestamp(), result);
+            }
+        }).ToArray();
+        await Task.WhenAll(workers);
+    }
+
+    /// <summary>
+    /// Requests leave on a fixed schedule whatever the server does; latency is measured from the scheduled time, so a slow
+    /// server is not hidden by the client waiting (coordinated omission).
+    /// </summary>
+    static async Task RunOpenLoopAsync(HttpClient client, LoadPlan plan, double rate, LoadResult result, long started, CancellationToken stop)
+    {
+        var inflight = new ConcurrentDictionary<long, Task>();
+        var maxInflight = Math.Max(plan.Connections * 8, 1024);
+        long next = 0;
+        var tickFrequency = (double)Stopwatch.Frequency;
+        while (!stop.IsCancellationRequested)
+        {
+            var due = (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * rate);
+            if (plan.Total is { } total) due = Math.Min(due, total);
+            for (; next < due; next++)
+            {
+                var scheduled = started + (long)(next / rate * tickFrequency);
+                if (inflight.Count >= maxInflight)
+                {
+                    result.Add("ERR client backlog full", accepted: false, error: true, Stopwatch.GetElapsedTime(scheduled));
+                    continue;
+                }
+                var i = next;
+                inflight[i] = Task.Run(async () =>
+                {
+                    await SendAsync(client, plan, i, scheduled, result);
+                    inflight.TryRemove(i, out _);
+                });
+            }
+            if (plan.Total is { } t && next >= t) break;
+            await Task.Delay(1, CancellationToken.None);
+        }
+        await Task.WhenAll(inflight.Values);
+    }
+
+    static async Task SendAsync(HttpClient client, LoadPlan plan, long i, long scheduled, LoadResult result)
+    {
+        string answer;
+        bool accepted = false, error = false;
+        try
+        {
+            using var request = plan.NewRequest(i);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+            var code = (int)response.StatusCode;
+            if (code is >= 200 and < 300)
+            {
+                answer = code.ToString();
+                accepted = true;
+            }
+            else
+            {
+                var body = await response.Content.ReadAsByteArrayAsync();
+                answer = $"{code} {ReadReason(body) ?? response.ReasonPhrase ?? ""}".TrimEnd();
+                error = code >= 500;
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            answer = "ERR " + (e is TaskCanceledException ? "timeout" : e.InnerException?.GetType().Name ?? e.GetType().Name);
+            error = true;
+        }
+        result.Add(answer, accepted, error, Stopwatch.GetElapsedTime(scheduled));
+    }
+
+    /// <summary>The <c>reason</c> member of a ProblemDetails body, if any.</summary>
+    public static string? ReadReason(ReadOnlySpan<byte> body)
+    {
+        if (body.IsEmpty) return null;
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            var depth = 0;
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray: depth++; break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray: depth--; break;
+                    case JsonTokenType.PropertyName when depth == 1 && reader.ValueTextEquals("reason"u8):
+                        reader.Read();
+                        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+            }
+        }
+        catch (JsonException) { }
+        return null;
+    }
+
+    static Timer StartProgress(LoadResult result, LoadPlan plan, long started, CancellationToken stop)
+    {
+        long lastCount = 0;
+        var lastAt = started;
+        return new Timer(_ =>
+        {
+            if (stop.IsCancellationRequested) return;
+            var now = Stopwatch.GetTimestamp();
+            var count = result.Completed;
+            var rps = (count - lastCount) / Stopwatch.GetElapsedTime(lastAt, now).TotalSeconds;
+            (lastCount, lastAt) = (count, now);
+            var top = string.Join("  ", result.Answers.OrderByDescending(a => a.Value).Take(4).Select(a => $"{a.Key}:{a.Value}"));
+            var of = plan.Total is { } t ? $"/{t}" : "";
+            Console.Error.Write($"\r  [{plan.Name}] {Stopwatch.GetElapsedTime(started, now).TotalSeconds,5:F1}s  {count}{of} done  {rps,7:F0} req/s  p99 {result.Latency.PercentileMs(99),6:F1} ms  {top}   ");
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+}

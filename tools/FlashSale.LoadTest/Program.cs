@@ -1,0 +1,89 @@
+using System.Net.Http.Headers;
+using System.Text;
+using FlashSale.LoadTest;
+using FlashSale.Sales;
+using StackExchange.Redis;
+
+const string Usage = """
+    FlashSale load tool
+      prepare  --file examples/flashsale.yaml [--sale NAME] [--namespace NS] [--starts-in 10s] [--ends-in 10m] [--redis HOST:PORT] [--rabbitmq URI]
+               parse + validate a sale file, move its window to now, preload Redis, declare the RabbitMQ topology
+      buyers   [--users-url URL] [--buyers 2000] [--prefix lt-buyer] [--admin lt-admin] [--cache .run/loadtest/tokens.json]
+               register (when new) and log in the buyers; valid tokens are cached and reused
+      sale     --sale NAME [--users-url URL] [--orders-url URL] [--stock-url URL] [--buyers 2000] [--attempts 30000]
+               [--connections 256] [--rate REQ_PER_S] [--json FILE]
+               demo flash sale: burst of buyers, wait for the outbox to drain, audit; exit 1 if the audit fails
+      load     --url URL [--path /healthz/live] [--method GET] [--body JSON] [--header 'K: V'] [--idempotency]
+               [--connections 256] [--duration 10s | --total N] [--rate REQ_PER_S] [--json FILE]
+               generic closed-loop (or open-loop with --rate) load
+      bench    [--duration 10s] [--connections 256] [--buyers 10000] [--drain-orders 200000] [--json FILE] ...
+               HTTP ceiling vs order path with each stock gate, and the outbox drain rate (see docs/benchmarks.md)
+    """;
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(Usage);
+    return args.Length == 0 ? 2 : 0;
+}
+try
+{
+    var options = new Args(args.Skip(1));
+    return args[0] switch
+    {
+        "prepare" => await SaleCommands.PrepareAsync(options),
+        "buyers" => await SaleCommands.BuyersAsync(options),
+        "sale" => await SaleCommands.SaleAsync(options),
+        "load" => await LoadAsync(options),
+        "bench" => await Bench.RunAsync(options),
+        _ => throw new UsageException($"unknown command '{args[0]}'"),
+    };
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+catch (SaleFileException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+catch (Exception e) when (e is TimeoutException or HttpRequestException or InvalidOperationException or IOException or RedisConnectionException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
+static async Task<int> LoadAsync(Args a)
+{
+    var url = new Uri(a.Required("url"));
+    var path = a.Str("path", "/healthz/live");
+    var method = new HttpMethod(a.Str("method", "GET"));
+    var body = a.Get("body") is { } b ? Encoding.UTF8.GetBytes(b) : null;
+    var header = a.Get("header");
+    var idempotency = a.Flag("idempotency");
+    var connections = a.Int("connections", 256);
+    var duration = a.Get("total") is null ? a.Duration("duration", TimeSpan.FromSeconds(10)) : (TimeSpan?)null;
+    var total = a.Get("total") is not null ? a.Long("total", 0) : (long?)null;
+    var rate = a.Get("rate") is not null ? a.Double("rate", 0) : (double?)null;
+    var json = a.Get("json");
+    a.EnsureAllUsed();
+    HttpRequestMessage NewRequest(long i)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+        if (header is not null && header.IndexOf(':') is > 0 and var colon) request.Headers.TryAddWithoutValidation(header[..colon].Trim(), header[(colon + 1)..].Trim());
+        if (idempotency) request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+        return request;
+    }
+    var result = await LoadRunner.RunAsync(new LoadPlan("load", url, connections, NewRequest, duration, total, rate));
+    Console.WriteLine(Report.Answers(result));
+    Console.WriteLine(Report.Latency(result));
+    Report.WriteJson(json, Report.Summary(result));
+    return result.Errors == 0 ? 0 : 1;
+}
