@@ -70,8 +70,8 @@ public class RuntimeTests
     public async Task OnlyTheLeaderReconcilesAndTheOtherTakesOverWhenItStops()
     {
         await using var h = await Harness.StartAsync();
-        var first = StartOperator(h, "first");
-        var second = StartOperator(h, "second");
+        var first = StartOperatorHost(h, "first");
+        var second = StartOperatorHost(h, "second");
         await first.StartAsync();
         await second.StartAsync();
         try
@@ -102,7 +102,7 @@ public class RuntimeTests
     public async Task TheMetricsEndpointServesControllerRuntimeNamesThatPromtoolAccepts()
     {
         await using var h = await Harness.StartAsync();
-        var app = StartOperator(h, "metrics", leaderElection: false);
+        var app = StartOperatorHost(h, "metrics", leaderElection: false);
         await app.StartAsync();
         try
         {
@@ -132,7 +132,7 @@ public class RuntimeTests
         }
     }
 
-    static WebApplication StartOperator(Harness h, string identity, bool leaderElection = true) =>
+    internal static WebApplication StartOperatorHost(Harness h, string identity, bool leaderElection = true) =>
         OperatorHost.Build(
             [
                 "--urls=http://127.0.0.1:0",
