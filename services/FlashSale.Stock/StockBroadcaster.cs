@@ -23,7 +23,10 @@ public sealed class StockBroadcaster(SaleStore store, ILogger<StockBroadcaster> 
         subs[channel] = 0;
         try
         {
-            foreach (var p in await store.GetStockAsync(new SaleKeys(ns, sale))) yield return new StockChange(p.Sku, p.Remaining, p.Initial);
+            var snapshot = await store.GetStockAsync(new SaleKeys(ns, sale));
+            // The poller compares against what subscribers were last told; a first subscriber was told this snapshot.
+            _last.TryAdd((ns, sale), snapshot.ToDictionary(p => p.Sku, p => p.Remaining));
+            foreach (var p in snapshot) yield return new StockChange(p.Sku, p.Remaining, p.Initial);
             await foreach (var change in channel.Reader.ReadAllAsync(ct)) yield return change;
         }
         finally { subs.TryRemove(channel, out _); }

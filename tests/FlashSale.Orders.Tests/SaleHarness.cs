@@ -49,6 +49,7 @@ public sealed class SaleWorld : IAsyncDisposable
     public SaleStore Store => new(Mux);
     public NpgsqlDataSource Db { get; private init; } = null!;
     readonly List<IAsyncDisposable> _hosts = [];
+    readonly List<string> _sales = [];
 
     public static async Task<SaleWorld> CreateAsync(string? postgres = null, string? redis = null, string? rabbitMq = null)
     {
@@ -112,6 +113,7 @@ public sealed class SaleWorld : IAsyncDisposable
             paymentTimeout ?? TimeSpan.FromMinutes(15),
             [new ProductDefinition("item", "Item", 25m, "EUR", stock, limit)]);
         await Store.PreloadAsync(sale);
+        _sales.Add(sale.Name);
         if (declareTopology)
         {
             var factory = new ConnectionFactory { Uri = new Uri(RabbitMq) };
@@ -162,6 +164,14 @@ public sealed class SaleWorld : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var h in _hosts) { try { await h.DisposeAsync(); } catch { } }
+        // Leave the shared servers as we found them: remove this world's sales and queues.
+        try
+        {
+            await using var connection = await new ConnectionFactory { Uri = new Uri(RabbitMq) }.CreateConnectionAsync();
+            foreach (var sale in _sales) await new SaleTopology(Namespace, sale).DeleteAsync(connection);
+        }
+        catch { /* a fault test may have stopped its private broker */ }
+        try { foreach (var sale in _sales) await Store.DeleteAsync(new SaleKeys(Namespace, sale)); } catch { }
         await Db.DisposeAsync();
         await Mux.DisposeAsync();
     }
