@@ -38,7 +38,7 @@ public static class Auditor
         while (true)
         {
             var audit = await GetAsync(stockUrl, sale, adminToken, ct);
-            Console.Error.Write($"\r  draining: {audit.PendingStreamEntries} orders in the Redis stream, {audit.OrdersInPostgres}/{expectedOrders} in PostgreSQL ({(DateTime.UtcNow - started).TotalSeconds:F1}s)   ");
+            Console.Error.Write($"\r  draining: {audit.PendingStreamEntries} orders in the Redis stream, {audit.OrdersInPostgres}{(expectedOrders > 0 ? "/" + expectedOrders : "")} in PostgreSQL ({(DateTime.UtcNow - started).TotalSeconds:F1}s)   ");
             if ((audit.Drained && audit.OrdersInPostgres >= expectedOrders) || DateTime.UtcNow > deadline)
             {
                 Console.Error.WriteLine();
