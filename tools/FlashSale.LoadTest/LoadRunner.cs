@@ -96,7 +96,7 @@ public static class LoadRunner
     /// </summary>
     static async Task RunOpenLoopAsync(HttpClient client, LoadPlan plan, double rate, LoadResult result, long started, CancellationToken stop)
     {
-        var inflight = new ConcurrentDictionary<long, Task>();
+        long inflight = 0;
         var maxInflight = Math.Max(plan.Connections * 8, 1024);
         long next = 0;
         var tickFrequency = (double)Stopwatch.Frequency;
@@ -107,22 +107,23 @@ public static class LoadRunner
             for (; next < due; next++)
             {
                 var scheduled = started + (long)(next / rate * tickFrequency);
-                if (inflight.Count >= maxInflight)
+                if (Interlocked.Read(ref inflight) >= maxInflight)
                 {
                     result.Add("ERR client backlog full", accepted: false, error: true, Stopwatch.GetElapsedTime(scheduled));
                     continue;
                 }
+                Interlocked.Increment(ref inflight);
                 var i = next;
-                inflight[i] = Task.Run(async () =>
+                _ = Task.Run(async () =>
                 {
-                    await SendAsync(client, plan, i, scheduled, result);
-                    inflight.TryRemove(i, out _);
+                    try { await SendAsync(client, plan, i, scheduled, result); }
+                    finally { Interlocked.Decrement(ref inflight); }
                 });
             }
             if (plan.Total is { } t && next >= t) break;
             await Task.Delay(1, CancellationToken.None);
         }
-        await Task.WhenAll(inflight.Values);
+        while (Interlocked.Read(ref inflight) > 0) await Task.Delay(5, CancellationToken.None);
     }
 
     static async Task SendAsync(HttpClient client, LoadPlan plan, long i, long scheduled, LoadResult result)
