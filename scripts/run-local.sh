@@ -6,6 +6,7 @@
 #   scripts/run-local.sh down   stop what `up` started (services, and infrastructure only if `up` had to start it)
 # Knobs (environment): BUYERS (2000), ATTEMPTS (30000), CONNECTIONS (256), RATE (open loop, req/s; unset = closed loop),
 # SALE_FILE (examples/flashsale.yaml), USERS_PORT/ORDERS_PORT/STOCK_PORT (5101/5102/5103), CONFIG (Release),
+# PREPARE (operator: `FlashSale.Operator local --file` applies the sale; loadtest: the load tool's `prepare` does the same),
 # KEEP_INFRA=1 (never stop the infrastructure, even what this script started), HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering and logging in thousands of
 # buyers on 2 cores is the slow part of a first run; later runs reuse the tokens cached in .run/loadtest for 12 hours).
 set -euo pipefail
@@ -51,10 +52,11 @@ infra_down() {
   rm -f "$LOCAL/infra-started"
 }
 
-# Publishes a project unless nothing under services/ or tools/ changed since its last successful publish.
+# publish <name> <project> <source dirs...>: skipped when no source file in those directories (the project's own and those
+# of its project references) changed since the last successful publish of <name>.
 publish() {
-  local name=$1 project=$2 stamp="$APP/$1/.published"
-  if [[ -f $stamp && -z $(find services tools Directory.Build.props Directory.Packages.props global.json -newer "$stamp" \
+  local name=$1 project=$2 stamp="$APP/$1/.published"; shift 2
+  if [[ -f $stamp && -z $(find "$@" Directory.Build.props Directory.Packages.props global.json -newer "$stamp" \
         -not -path '*/bin/*' -not -path '*/obj/*' -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \
         -o -name '*.sql' -o -name '*.lua' \) -print -quit 2>/dev/null) ]]; then
     log "$name is up to date ($APP/$name)"; return 0
@@ -67,10 +69,29 @@ publish() {
 }
 
 publish_all() {
-  publish users services/FlashSale.Users/FlashSale.Users.csproj
-  publish orders services/FlashSale.Orders/FlashSale.Orders.csproj
-  publish stock services/FlashSale.Stock/FlashSale.Stock.csproj
-  publish loadtest tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj
+  local s=services
+  publish users $s/FlashSale.Users/FlashSale.Users.csproj $s/FlashSale.Users $s/FlashSale.ServiceDefaults
+  publish orders $s/FlashSale.Orders/FlashSale.Orders.csproj $s/FlashSale.Orders $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
+  publish stock $s/FlashSale.Stock/FlashSale.Stock.csproj $s/FlashSale.Stock $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
+  publish loadtest tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj tools/FlashSale.LoadTest $s/FlashSale.Sales $s/FlashSale.Messaging
+  if use_operator; then publish operator operator/FlashSale.Operator/FlashSale.Operator.csproj operator $s/FlashSale.Sales $s/FlashSale.Messaging; fi
+}
+
+use_operator() { [[ ${PREPARE:-operator} == operator && -f operator/FlashSale.Operator/FlashSale.Operator.csproj ]]; }
+
+# prepare_sale <name> <starts-in> <ends-in>: the sale file with its window moved to now, applied by the operator's local
+# mode (validate, preload Redis, declare the RabbitMQ topology), or by the load tool's equivalent with PREPARE=loadtest.
+prepare_sale() {
+  local sale=$1 starts=$2 ends=$3
+  if use_operator; then
+    loadtest prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" --starts-in "$starts" --ends-in "$ends" \
+      --out "$LOCAL/sale.yaml" --write-only >/dev/null
+    timeout 120 dotnet "$APP/operator/FlashSale.Operator.dll" local --file "$LOCAL/sale.yaml" \
+      --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" || die "FlashSale.Operator local --file $LOCAL/sale.yaml failed"
+  else
+    timeout 120 dotnet "$APP/loadtest/FlashSale.LoadTest.dll" prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" \
+      --starts-in "$starts" --ends-in "$ends" --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" || die "preparing the sale failed"
+  fi
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -143,8 +164,7 @@ cmd_run() {
   log "buyers register (first run only) and log in before the sale; tokens cached in .run/loadtest/tokens.json"
   loadtest buyers --users-url "$USERS_URL" --buyers "$BUYERS" --admin "$ADMIN"
   local sale; sale=$(sale_name)
-  loadtest prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" --starts-in 12s --ends-in 10m \
-    --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ"
+  prepare_sale "$sale" 15s 10m
   start_sale_services "$sale"
   local rc=0
   loadtest sale --sale "$sale" --users-url "$USERS_URL" --orders-url "$ORDERS_URL" --stock-url "$STOCK_URL" \
@@ -162,8 +182,7 @@ cmd_up() {
   start_users
   loadtest buyers --users-url "$USERS_URL" --buyers 0 --admin "$ADMIN" >/dev/null
   local sale; sale=$(sale_name)
-  loadtest prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" --starts-in 5s --ends-in 60m \
-    --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ"
+  prepare_sale "$sale" 5s 60m
   start_sale_services "$sale"
   trap - ERR
   echo "$sale" > "$LOCAL/sale"

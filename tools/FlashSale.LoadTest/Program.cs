@@ -7,7 +7,9 @@ using StackExchange.Redis;
 const string Usage = """
     FlashSale load tool
       prepare  --file examples/flashsale.yaml [--sale NAME] [--namespace NS] [--starts-in 10s] [--ends-in 10m] [--redis HOST:PORT] [--rabbitmq URI]
+               [--out FILE [--write-only]]
                parse + validate a sale file, move its window to now, preload Redis, declare the RabbitMQ topology
+               (--out writes the moved sale file, e.g. for `FlashSale.Operator local --file`; --write-only stops there)
       buyers   [--users-url URL] [--buyers 2000] [--prefix lt-buyer] [--admin lt-admin] [--cache .run/loadtest/tokens.json]
                register (when new) and log in the buyers; valid tokens are cached and reused
       sale     --sale NAME [--users-url URL] [--orders-url URL] [--stock-url URL] [--buyers 2000] [--attempts 30000]

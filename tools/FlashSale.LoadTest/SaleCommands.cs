@@ -27,7 +27,10 @@ public static class SaleCommands
         var endsIn = a.Duration("ends-in", TimeSpan.FromMinutes(10));
         var redis = a.Str("redis", Environment.GetEnvironmentVariable("FLASHSALE_REDIS") ?? "127.0.0.1:63790");
         var rabbit = a.Str("rabbitmq", Environment.GetEnvironmentVariable("FLASHSALE_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:56720/");
+        var output = a.Get("out");
+        var writeOnly = a.Flag("write-only");
         a.EnsureAllUsed();
+        if (writeOnly && output is null) throw new UsageException("--write-only needs --out FILE");
 
         var sale = SaleFile.Load(file);
         var now = DateTimeOffset.UtcNow;
@@ -40,6 +43,13 @@ public static class SaleCommands
         };
         var errors = sale.Validate();
         if (errors.Count > 0) throw new SaleFileException(file, errors);
+        if (output is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            File.WriteAllText(output, SaleFile.ToYaml(sale));
+            Console.WriteLine($"  sale file with the window moved to now: {output}");
+            if (writeOnly) return 0;
+        }
         await PreloadAsync(sale, redis, rabbit);
         Console.WriteLine($"  sale {sale.Id} from {file}: opens {sale.StartsAt:HH:mm:ss}Z, closes {sale.EndsAt:HH:mm:ss}Z; " +
             string.Join(", ", sale.Products.Select(p => $"{p.Sku} x{p.Stock} (limit {p.PerUserLimit})")));
