@@ -167,7 +167,16 @@ CONF
   echo '[].' > "$RDIR/advanced.config"
   if [[ $(id -u) -eq 0 ]]; then chown -R rabbitmq:rabbitmq "$RDIR"; fi
   log "starting rabbitmq ($RABBIT_NODE)"
-  setsid nohup rabbitmq-server >"$RDIR/stdout.log" 2>&1 < /dev/null &
+  # The broker reserves a file handle per connection and per queue segment: with the 1024 that `su` (used by the
+  # Debian wrapper) resets the limit to, it stops accepting connections after a few hundred queues. Start it as its
+  # user without PAM (setpriv keeps our raised limit).
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+    setsid nohup setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups env HOME=/var/lib/rabbitmq \
+      /usr/lib/rabbitmq/bin/rabbitmq-server >"$RDIR/stdout.log" 2>&1 < /dev/null &
+  else
+    setsid nohup rabbitmq-server >"$RDIR/stdout.log" 2>&1 < /dev/null &
+  fi
   for _ in $(seq 1 60); do rabbit_port_open && break; sleep 0.5; done
   rabbit_ready || die "rabbitmq did not start; see $RDIR/log and $RDIR/stdout.log"
   touch "$STATE/rabbitmq.started"
