@@ -3,23 +3,9 @@ using FlashSale.Kubernetes.Models;
 
 namespace FlashSale.Kubernetes.Tests;
 
-public sealed class ApplyTests : IAsyncLifetime
+public sealed class ApplyTests : FakeApiServerTest
 {
     private const string Operator = "flashsale-operator";
-    private FakeKubeApiServer fake = null!;
-    private KubernetesClient client = null!;
-
-    public async Task InitializeAsync()
-    {
-        fake = await TestKit.StartFakeAsync();
-        client = TestKit.Client(fake);
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await fake.DisposeAsync();
-    }
 
     [Fact]
     public async Task ApplyCreatesThenUpdatesAndRemovesAFieldTheManagerStoppedSending()

@@ -4,22 +4,8 @@ using FlashSale.Kubernetes.Models;
 
 namespace FlashSale.Kubernetes.Tests;
 
-public sealed class ClientCrudTests : IAsyncLifetime
+public sealed class ClientCrudTests : FakeApiServerTest
 {
-    private FakeKubeApiServer fake = null!;
-    private KubernetesClient client = null!;
-
-    public async Task InitializeAsync()
-    {
-        fake = await TestKit.StartFakeAsync();
-        client = TestKit.Client(fake);
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await fake.DisposeAsync();
-    }
 
     [Fact]
     public async Task CreateGetListReplaceAndDeleteRoundTripAnObject()

@@ -4,23 +4,9 @@ using FlashSale.Kubernetes.Models;
 
 namespace FlashSale.Kubernetes.Tests;
 
-public sealed class FinalizerAndGarbageCollectionTests : IAsyncLifetime
+public sealed class FinalizerAndGarbageCollectionTests : FakeApiServerTest
 {
     private const string Finalizer = "flashsale.dev/cleanup";
-    private FakeKubeApiServer fake = null!;
-    private KubernetesClient client = null!;
-
-    public async Task InitializeAsync()
-    {
-        fake = await TestKit.StartFakeAsync();
-        client = TestKit.Client(fake);
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await fake.DisposeAsync();
-    }
 
     [Fact]
     public async Task DeletingAnObjectWithAFinalizerKeepsItMarkedUntilTheFinalizerIsRemoved()

@@ -11,26 +11,12 @@ public sealed class TimingSensitive;
 
 /// <summary>Lease timings shortened to 2 s / 1.5 s / 0.25 s (controller-runtime's are 15 s / 10 s / 2 s).</summary>
 [Collection(nameof(TimingSensitive))]
-public sealed class LeaderElectionTests : IAsyncLifetime
+public sealed class LeaderElectionTests : FakeApiServerTest
 {
     private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan RenewDeadline = TimeSpan.FromSeconds(1.5);
     private static readonly TimeSpan RetryPeriod = TimeSpan.FromMilliseconds(250);
     private readonly ConcurrentQueue<string> log = new();
-    private FakeKubeApiServer fake = null!;
-    private KubernetesClient client = null!;
-
-    public async Task InitializeAsync()
-    {
-        fake = await TestKit.StartFakeAsync();
-        client = TestKit.Client(fake);
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await fake.DisposeAsync();
-    }
 
     [Fact]
     public async Task TwoCandidatesNeverLeadAtTheSameTime()

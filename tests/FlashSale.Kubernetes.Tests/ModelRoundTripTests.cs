@@ -5,23 +5,9 @@ using FlashSale.Kubernetes.Models;
 
 namespace FlashSale.Kubernetes.Tests;
 
-public sealed class ModelRoundTripTests : IAsyncLifetime
+public sealed class ModelRoundTripTests : FakeApiServerTest
 {
     private const string Operator = "flashsale-operator";
-    private FakeKubeApiServer fake = null!;
-    private KubernetesClient client = null!;
-
-    public async Task InitializeAsync()
-    {
-        fake = await TestKit.StartFakeAsync();
-        client = TestKit.Client(fake);
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await fake.DisposeAsync();
-    }
 
     [Fact]
     public async Task AServiceWithANamedTargetPortRoundTrips()

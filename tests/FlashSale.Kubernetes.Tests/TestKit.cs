@@ -98,3 +98,22 @@ public sealed class TestSaleStatus
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TestSale))]
 internal sealed partial class TestJsonContext : JsonSerializerContext;
+
+/// <summary>A fresh fake API server and a client pointed at it for every test.</summary>
+public abstract class FakeApiServerTest : IAsyncLifetime
+{
+    protected FakeKubeApiServer fake = null!;
+    protected KubernetesClient client = null!;
+
+    public virtual async Task InitializeAsync()
+    {
+        fake = await TestKit.StartFakeAsync();
+        client = TestKit.Client(fake);
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        client.Dispose();
+        await fake.DisposeAsync();
+    }
+}

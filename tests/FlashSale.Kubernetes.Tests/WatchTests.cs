@@ -3,23 +3,9 @@ using FlashSale.Kubernetes.Models;
 
 namespace FlashSale.Kubernetes.Tests;
 
-public sealed class WatchTests : IAsyncLifetime
+public sealed class WatchTests : FakeApiServerTest
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
-    private FakeKubeApiServer fake = null!;
-    private KubernetesClient client = null!;
-
-    public async Task InitializeAsync()
-    {
-        fake = await TestKit.StartFakeAsync();
-        client = TestKit.Client(fake);
-    }
-
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await fake.DisposeAsync();
-    }
 
     [Fact]
     public async Task EventsArriveInCommitOrder()
