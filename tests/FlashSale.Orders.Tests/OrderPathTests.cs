@@ -96,6 +96,25 @@ public class OrderPathTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARetryOfAnAcceptedOrderIsReplayedEvenWhileTheSkuIsFlaggedSoldOut()
+    {
+        var sale = await _world.NewSaleAsync(stock: 1, limit: 1, declareTopology: false);
+        var orders = _world.StartOrders(tweak: s => s["Orders:Relay:Enabled"] = "false");
+        using var http = orders.Client();
+        var buyer = TestTokens.Mint(Guid.NewGuid());
+        using var first = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, buyer, "retry-me"));
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        using var soldOut = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, TestTokens.Mint(Guid.NewGuid()), "other"));
+        Assert.Contains(Reasons.SoldOut, await soldOut.Content.ReadAsStringAsync());
+        // The replica now answers SOLD_OUT without the gate script; the buyer's retry must still get its order.
+        using var retry = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, buyer, "retry-me"));
+        Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+        Assert.Equal(first.Headers.Location, retry.Headers.Location);
+        using var mismatch = await http.SendAsync(Buyers.Order(sale.Name, "item", 2, buyer, "retry-me"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, mismatch.StatusCode);
+    }
+
+    [Fact]
     public async Task TheWindowOfTheSaleFileDecides()
     {
         var early = await _world.NewSaleAsync(startsInSeconds: 60, declareTopology: false);
