@@ -68,4 +68,60 @@ public class OutageTests : IAsyncLifetime
         Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
         Assert.Equal(250m - 2 * PaymentWorld.Price, await _world.BalanceAsync(buyer));
     }
+
+    [Fact]
+    public async Task AUsersServiceThatHangsCostsNoPaymentMoreThanTheTimeoutAndTheBreakerThenAnswersAtOnce()
+    {
+        var timeout = TimeSpan.FromMilliseconds(1500);
+        var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
+        var port = PaymentWorld.FreePort();
+        var users = _world.StartUsers(port);
+        var orders = _world.StartOrders(users.BaseAddress, s =>
+        {
+            s["Orders:Payment:Timeout"] = "00:00:01.500";
+            s["Orders:Payment:AttemptTimeout"] = "00:00:00.400";
+            s["Orders:Payment:BreakDuration"] = "00:00:30";
+            s["Orders:Payment:BreakerMinimumThroughput"] = "4";
+        });
+        using var http = orders.Client();
+        string token;
+        using (var usersHttp = users.Client()) (_, token) = await _world.RegisterAsync(usersHttp);
+        var order = await _world.PlaceOrderAsync(http, sale.Name, token);
+        await _world.WaitForOrdersAsync(sale.Name, 1);
+        await _world.StopAsync(users);
+
+        // A users service that accepts connections and never answers.
+        using var hang = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
+        hang.Start();
+        var held = new List<System.Net.Sockets.TcpClient>();
+        using var stop = new CancellationTokenSource();
+        var accepting = Task.Run(async () =>
+        {
+            try { while (true) held.Add(await hang.AcceptTcpClientAsync(stop.Token)); } catch (OperationCanceledException) { }
+        });
+
+        var took = new List<(TimeSpan Took, string Detail)>();
+        for (var i = 0; i < 8; i++)
+        {
+            var started = Stopwatch.StartNew();
+            using var response = await http.SendAsync(PaymentWorld.Payment(order, token));
+            var elapsed = started.Elapsed;
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.NotNull(response.Headers.RetryAfter);
+            took.Add((elapsed, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("detail").GetString()!));
+        }
+        stop.Cancel();
+        await accepting;
+        foreach (var c in held) c.Dispose();
+
+        // The pipeline's total timeout bounds the users call; the margin covers the order's own database work.
+        Assert.All(took, t => Assert.True(t.Took < timeout + TimeSpan.FromSeconds(1), $"a payment waited {t.Took}"));
+        Assert.Contains(took, t => t.Took >= TimeSpan.FromMilliseconds(400) && !t.Detail.Contains("paused"));
+        // The request whose own retry met the opening breaker had already waited; every later one is answered at once.
+        var open = took.SkipWhile(t => !t.Detail.Contains("paused")).Skip(1).ToList();
+        Assert.NotEmpty(open);
+        Assert.All(open, t => Assert.Contains("paused", t.Detail));
+        Assert.All(open, t => Assert.True(t.Took < timeout / 2, $"with the breaker open a payment still waited {t.Took}"));
+        Assert.Equal("RESERVED", await _world.StatusAsync(order));
+    }
 }

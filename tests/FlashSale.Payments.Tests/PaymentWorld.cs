@@ -1,3 +1,4 @@
+extern alias notifsvc;
 extern alias stocksvc;
 extern alias userssvc;
 using System.Net;
@@ -18,6 +19,7 @@ using RabbitMQ.Client;
 using StackExchange.Redis;
 using StockProgram = stocksvc::Program;
 using UsersProgram = userssvc::Program;
+using NotificationsProgram = notifsvc::Program;
 
 namespace FlashSale.Payments.Tests;
 
@@ -132,6 +134,14 @@ public sealed class PaymentWorld : IAsyncDisposable
         return Start(new ServiceHost<StockProgram>(s), 0);
     }
 
+    public ServiceHost<NotificationsProgram> StartNotifications(string sale)
+    {
+        var s = Common();
+        s["RabbitMq:Sale"] = sale;
+        s["Notifications:PollInterval"] = "00:00:00.100";
+        return Start(new ServiceHost<NotificationsProgram>(s), 0);
+    }
+
     ServiceHost<T> Start<T>(ServiceHost<T> host, int port) where T : class
     {
         if (port == 0) host.UseKestrel(0); else host.UseKestrel(port);
@@ -152,9 +162,11 @@ public sealed class PaymentWorld : IAsyncDisposable
             DateTimeOffset.UtcNow.AddSeconds(-60), DateTimeOffset.UtcNow.AddHours(1), paymentTimeout ?? TimeSpan.FromMinutes(15),
             [new ProductDefinition("item", "Item", Price, "EUR", stock, limit)]);
         await Store.PreloadAsync(sale);
+        // Bounded, so that a broker in trouble fails the test instead of hanging it.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var factory = new ConnectionFactory { Uri = new Uri(Infra.RabbitMq) };
-        await using var connection = await factory.CreateConnectionAsync();
-        await new SaleTopology(Namespace, sale.Name).DeclareAsync(connection, sale.PaymentTimeout);
+        await using var connection = await factory.CreateConnectionAsync(cts.Token);
+        await new SaleTopology(Namespace, sale.Name).DeclareAsync(connection, sale.PaymentTimeout, cts.Token);
         return sale;
     }
 

@@ -78,7 +78,28 @@ public sealed class UsersWallet
             .Build();
     }
 
+    readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, Lazy<Task<DebitResult>>> _inFlight = new();
+
+    /// <summary>
+    /// Debits once per order id. Concurrent attempts for one order in this replica share one call (the caller that started
+    /// it owns the order, as do the others: the lease checked the owner), so a burst of retries never piles up on the users
+    /// service; the shared call is bounded by the pipeline's timeout, not by any one caller's cancellation.
+    /// </summary>
     public async Task<DebitResult> DebitAsync(Guid orderId, decimal amount, string currency, string authorization, CancellationToken ct)
+    {
+        var call = new Lazy<Task<DebitResult>>(() => DebitOnceAsync(orderId, amount, currency, authorization, CancellationToken.None));
+        var shared = _inFlight.GetOrAdd(orderId, call);
+        try
+        {
+            return await shared.Value.WaitAsync(ct);
+        }
+        finally
+        {
+            if (ReferenceEquals(shared, call)) _inFlight.TryRemove(new KeyValuePair<Guid, Lazy<Task<DebitResult>>>(orderId, call));
+        }
+    }
+
+    async Task<DebitResult> DebitOnceAsync(Guid orderId, decimal amount, string currency, string authorization, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(_options.UsersUrl) || !Uri.TryCreate(_options.UsersUrl, UriKind.Absolute, out var baseUri))
             return new DebitResult(DebitOutcome.Unavailable, 503, "PAYMENT_UNAVAILABLE", "Orders:Payment:UsersUrl is not configured", _options.BreakDuration);

@@ -1,0 +1,41 @@
+using System.Net;
+using System.Text.Json;
+using FlashSale.TestSupport;
+
+namespace FlashSale.Payments.Tests;
+
+public class LifecycleNotificationTests : IAsyncLifetime
+{
+    PaymentWorld _world = null!;
+
+    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task DisposeAsync() => await _world.DisposeAsync();
+
+    [Fact]
+    public async Task EveryAcceptedPaidAndExpiredOrderGetsExactlyOneNotification()
+    {
+        var sale = await _world.NewSaleAsync(stock: 10, limit: 2, paymentTimeout: TimeSpan.FromSeconds(5));
+        var users = _world.StartUsers();
+        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        var notifications = _world.StartNotifications(sale.Name);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (buyer, token) = await _world.RegisterAsync(usersHttp);
+        var paid = await _world.PlaceOrderAsync(http, sale.Name, token);
+        var expired = await _world.PlaceOrderAsync(http, sale.Name, token);
+        await _world.WaitForOrdersAsync(sale.Name, 2);
+        using (var ok = await http.SendAsync(PaymentWorld.Payment(paid, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        await PaymentWorld.WaitUntilAsync(async () => await _world.StatusAsync(expired) == "EXPIRED", "the unpaid order expired");
+
+        Task<long> SentAsync() => _world.ScalarAsync("SELECT count(*) FROM notifications.notifications WHERE status = 'sent'");
+        await PaymentWorld.WaitUntilAsync(async () => await SentAsync() == 4, "four notifications are sent");
+        await Task.Delay(1000); // nothing more arrives
+        using var mine = notifications.Client(TestTokens.Mint(buyer));
+        var items = JsonDocument.Parse(await mine.GetStringAsync("/api/notifications")).RootElement.GetProperty("items").EnumerateArray()
+            .Select(i => (Order: i.GetProperty("orderId").GetGuid(), Template: i.GetProperty("template").GetString()))
+            .OrderBy(i => i.Template).ToList();
+        Assert.Equal([(paid, "order-paid"), (expired, "order-expired"), (paid, "order-reserved"), (expired, "order-reserved")],
+            items.OrderBy(i => i.Template == "order-reserved").ThenBy(i => i.Order == expired).ToList());
+        Assert.Equal(4, await _world.ScalarAsync("SELECT count(*) FROM notifications.notifications"));
+    }
+}
