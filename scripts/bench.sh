@@ -18,11 +18,20 @@ if ((${#down[@]})); then
 fi
 eval "$(scripts/infra.sh env)"
 
+# Publish unless nothing under services/ or tools/ changed since the last publish of that project (here or by make run).
 for p in orders:services/FlashSale.Orders/FlashSale.Orders.csproj stock:services/FlashSale.Stock/FlashSale.Stock.csproj \
          loadtest:tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj; do
-  log "publishing ${p#*:}"
-  dotnet publish "${p#*:}" -c Release -o "$APP/${p%%:*}" --nologo -v quiet -p:UseAppHost=false >".run/bench/publish-${p%%:*}.log" 2>&1 \
-    || { tail -30 ".run/bench/publish-${p%%:*}.log" >&2; exit 1; }
+  name=${p%%:*} project=${p#*:} stamp="$APP/${p%%:*}/.published"
+  if [[ -f $stamp && -z $(find services tools Directory.Build.props Directory.Packages.props global.json -newer "$stamp" -not -path '*/bin/*' \
+        -not -path '*/obj/*' -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' -o -name '*.sql' -o -name '*.lua' \) \
+        -print -quit 2>/dev/null) ]]; then
+    log "$name is up to date"; continue
+  fi
+  log "publishing $project"
+  mkdir -p "$APP/$name"; touch "$stamp.new"
+  dotnet publish "$project" -c Release -o "$APP/$name" --nologo -v quiet -p:UseAppHost=false >".run/bench/publish-$name.log" 2>&1 \
+    || { tail -30 ".run/bench/publish-$name.log" >&2; exit 1; }
+  mv "$stamp.new" "$stamp"
 done
 
 dotnet "$APP/loadtest/FlashSale.LoadTest.dll" bench --orders-dll "$APP/orders/FlashSale.Orders.dll" --stock-dll "$APP/stock/FlashSale.Stock.dll" \

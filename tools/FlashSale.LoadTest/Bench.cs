@@ -63,7 +63,8 @@ public static class Bench
         var stock = a.Long("stock", 10_000_000);
         var drainOrders = a.Int("drain-orders", 200_000);
         var basePort = a.Int("base-port", 5201);
-        var gates = a.Str("gates", "redis,postgres-row-lock,postgres-optimistic").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        // "redis-relay-off": the redis gate with the relay paused during the run (the request path alone; the sale is deleted after).
+        var gates = a.Str("gates", "redis,redis-relay-off,postgres-row-lock,postgres-optimistic").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var postgres = a.Str("postgres", Environment.GetEnvironmentVariable("FLASHSALE_POSTGRES") ?? "Host=127.0.0.1;Port=54329;Database=flashsale;Username=flashsale;Password=flashsale-dev");
         var redis = a.Str("redis", Environment.GetEnvironmentVariable("FLASHSALE_REDIS") ?? "127.0.0.1:63790");
         var rabbit = a.Str("rabbitmq", Environment.GetEnvironmentVariable("FLASHSALE_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:56720/");
@@ -109,12 +110,14 @@ public static class Bench
         for (var g = 0; g < gates.Length; g++)
         {
             var gate = gates[g];
+            var relayOff = gate == "redis-relay-off";
             var saleName = $"{Short(gate)}-{stamp}";
             var sale = new SaleDefinition(ns, saleName, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(2), TimeSpan.FromMinutes(15),
                 [new ProductDefinition("item", "Bench item", 10m, "EUR", stock, 1_000_000)]);
             await store.PreloadAsync(sale);
             sales.Add(new SaleKeys(ns, saleName));
-            var settings = new Dictionary<string, string>(common) { ["Orders__StockGate"] = gate };
+            var settings = new Dictionary<string, string>(common) { ["Orders__StockGate"] = relayOff ? "redis" : gate };
+            if (relayOff) settings["Orders__Relay__Enabled"] = "false";
             await using var orders = ServiceProcess.Start($"orders-{gate}", ordersDll, basePort + g, settings, logs);
             await orders.WaitReadyAsync(TimeSpan.FromSeconds(60));
 
@@ -136,10 +139,15 @@ public static class Bench
             }
             await RunAsync("warm-up", orders.Url, connections, warmup, Order);
             var result = await RunAsync($"order path, {gate}", orders.Url, connections, duration, Order);
-            var audit = await Auditor.WaitForDrainAsync(stockService.Url, saleName, admin, 0, TimeSpan.FromSeconds(120), CancellationToken.None);
+            var audit = relayOff
+                ? await Auditor.GetAsync(stockService.Url, saleName, admin, CancellationToken.None)
+                : await Auditor.WaitForDrainAsync(stockService.Url, saleName, admin, 0, TimeSpan.FromSeconds(120), CancellationToken.None);
             Console.WriteLine($"   audit {gate}: sold {audit.Sold}, orders in PostgreSQL {audit.OrdersInPostgres}, oversold {audit.Oversold}, consistent {audit.Consistent}");
             failed |= audit.Oversold > 0 || !audit.Consistent;
-            rows.Add(new Row($"order path, gate {gate}", result, audit.Oversold, audit.Consistent, $"{audit.Sold} units sold"));
+            rows.Add(new Row(relayOff ? "order path, gate redis, relay paused" : $"order path, gate {gate}", result, audit.Oversold, audit.Consistent,
+                relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold"));
+            // Its undrained stream must not reach the relay of the drain measurement.
+            if (relayOff) await store.DeleteAsync(new SaleKeys(ns, saleName));
         }
 
         var drain = await MeasureDrainAsync(store, postgres, ns, stamp, drainOrders, ordersDll, basePort + 8, common, logs, sales);
@@ -153,13 +161,14 @@ public static class Bench
                    l.Accepted.ToString(), l.Errors.ToString(), r.Consistent is null ? "-" : r.Oversold.ToString(), r.Note]
                 : [r.Name, r.Rate is { } rate ? Report.F(rate, 0) + " orders/s" : "-", "-", "-", "-", "-", "-", "-", r.Note]);
         Console.WriteLine(Report.Table(table));
-        double Rps(string prefix) => rows.FirstOrDefault(r => r.Name.StartsWith(prefix, StringComparison.Ordinal))?.Load?.RequestsPerSecond ?? double.NaN;
+        double Rps(string name) => rows.FirstOrDefault(r => r.Name == name || (name == "HTTP ceiling" && r.Name.StartsWith(name, StringComparison.Ordinal)))?.Load?.RequestsPerSecond ?? double.NaN;
         var redisRps = Rps("order path, gate redis");
         var ratios = new Dictionary<string, double>
         {
             ["redis/row-lock"] = redisRps / Rps("order path, gate postgres-row-lock"),
             ["redis/optimistic"] = redisRps / Rps("order path, gate postgres-optimistic"),
             ["redis/ceiling"] = redisRps / Rps("HTTP ceiling"),
+            ["redis relay paused/ceiling"] = Rps("order path, gate redis, relay paused") / Rps("HTTP ceiling"),
         };
         Console.WriteLine("  ratios (req/s): " + string.Join("   ", ratios.Select(r => $"{r.Key} = {Report.F(r.Value, 2)}")));
 
@@ -177,7 +186,7 @@ public static class Bench
         return failed ? 1 : 0;
     }
 
-    static string Short(string gate) => gate switch { "postgres-row-lock" => "rowlock", "postgres-optimistic" => "optimistic", _ => gate };
+    static string Short(string gate) => gate switch { "postgres-row-lock" => "rowlock", "postgres-optimistic" => "optimistic", "redis-relay-off" => "norelay", _ => gate };
 
     static Task<LoadResult> RunAsync(string name, Uri url, int connections, TimeSpan duration, Func<long, HttpRequestMessage> request) =>
         LoadRunner.RunAsync(new LoadPlan(name, url, connections, request, Duration: duration));
