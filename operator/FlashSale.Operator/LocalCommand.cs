@@ -70,10 +70,12 @@ public static class LocalCommand
             await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(options);
             var stock = await new SaleStore(multiplexer).PreloadAsync(sale);
 
-            var factory = new ConnectionFactory { Uri = new Uri(rabbitMq), ClientProvidedName = "flashsale-operator-local" };
-            await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(60));
+            var factory = new ConnectionFactory { Uri = new Uri(rabbitMq), ClientProvidedName = "flashsale-operator-local", RequestedConnectionTimeout = TimeSpan.FromSeconds(10) };
+            await using var connection = await factory.CreateConnectionAsync(timeout.Token);
             var topology = new SaleTopology(sale.Namespace, sale.Name);
-            await topology.DeclareAsync(connection, sale.PaymentTimeout, cancellationToken);
+            await topology.DeclareAsync(connection, sale.PaymentTimeout, timeout.Token);
 
             output.WriteLine($"sale {sale.Id}: {sale.StartsAt:u} -> {sale.EndsAt:u}, payment timeout {Durations.Format(sale.PaymentTimeout)}");
             output.WriteLine($"redis {redis}: stock preloaded");
@@ -96,7 +98,8 @@ public static class LocalCommand
             error.WriteLine(e.Message);
             return 2;
         }
-        catch (Exception e) when (e is RedisException or RabbitMQ.Client.Exceptions.BrokerUnreachableException or TopologyConflictException or TimeoutException)
+        catch (Exception e) when (e is RedisException or RabbitMQ.Client.Exceptions.BrokerUnreachableException or TopologyConflictException or TimeoutException
+            or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             error.WriteLine($"provisioning {sale.Id} failed: {e.Message}");
             return 1;

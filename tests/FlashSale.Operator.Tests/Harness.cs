@@ -161,8 +161,9 @@ public sealed class Harness : IAsyncDisposable
         {
             try
             {
-                await Store.DeleteAsync(new SaleKeys(Namespace, sale));
-                await new SaleTopology(Namespace, sale).DeleteAsync(await RabbitMq.GetConnectionAsync());
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await Store.DeleteAsync(new SaleKeys(Namespace, sale)).WaitAsync(timeout.Token);
+                await new SaleTopology(Namespace, sale).DeleteAsync(await RabbitMq.GetConnectionAsync(timeout.Token), timeout.Token).WaitAsync(timeout.Token);
             }
             catch (Exception)
             {
@@ -172,7 +173,15 @@ public sealed class Harness : IAsyncDisposable
 
         Client.Dispose();
         await Server.DisposeAsync();
-        await RabbitMq.DisposeAsync();
+        try
+        {
+            await RabbitMq.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            // A broker that went away mid-test: leave the connection to the garbage collector.
+        }
+
         await Redis.DisposeAsync();
     }
 }

@@ -290,6 +290,29 @@ public class ReconcileTests
         Assert.Equal(version, h.Server.ResourceVersion);
     }
 
+    [Fact]
+    public async Task ASaleWhoseStockIsGoneIsSoldOut()
+    {
+        await using var h = await Harness.StartAsync();
+        var example = h.Example(startsIn: TimeSpan.FromMinutes(-1));
+        example.Spec!.Products = [example.Spec.Products[0]];
+        example.Spec.Products[0].Stock = 1;
+        var fs = await h.CreateAsync(example);
+        await h.ReconcileAsync(fs.Name());
+        h.MarkDeploymentsAvailable(fs.Name());
+        await h.ReconcileAsync(fs.Name());
+        Assert.Equal("Live", (await h.GetAsync(fs.Name()))!.Status!.Phase);
+
+        var order = await h.Store.ReserveAsync(new SaleKeys(h.Namespace, fs.Name()), Guid.NewGuid(), "console-x", 1, Guid.NewGuid(), "k", TimeSpan.FromMinutes(5));
+        Assert.Equal(ReserveOutcome.Accepted, order.Outcome);
+        await h.ReconcileAsync(fs.Name());
+
+        var status = (await h.GetAsync(fs.Name()))!.Status!;
+        Assert.Equal("SoldOut", status.Phase);
+        Assert.Equal(1, status.Sold);
+        Assert.Equal(0, status.Remaining);
+    }
+
     static void AssertOwnedBy(V1Alpha1FlashSale owner, IKubernetesObject child)
     {
         var reference = Assert.Single(child.Metadata.OwnerReferences!);

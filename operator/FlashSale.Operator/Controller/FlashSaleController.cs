@@ -26,6 +26,9 @@ public sealed class FlashSaleControllerOptions
     /// <summary>How often a Live sale's status is refreshed from Redis (sold, remaining, SoldOut).</summary>
     public TimeSpan LiveStatusInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Longest wait for RabbitMQ in one reconcile (a broker that hangs must not hold a worker forever).</summary>
+    public TimeSpan BrokerTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long the answer "does the ServiceMonitor CRD exist" is cached.</summary>
     public TimeSpan CrdCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
 }
@@ -201,10 +204,12 @@ public sealed class FlashSaleController(
         }
 
         var messagingReady = false;
+        using var brokerTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        brokerTimeout.CancelAfter(options.BrokerTimeout);
         try
         {
-            var connection = await rabbitMq.GetConnectionAsync(cancellationToken);
-            await new SaleTopology(sale.Namespace, sale.Name).DeclareAsync(connection, sale.PaymentTimeout, cancellationToken);
+            var connection = await rabbitMq.GetConnectionAsync(brokerTimeout.Token);
+            await new SaleTopology(sale.Namespace, sale.Name).DeclareAsync(connection, sale.PaymentTimeout, brokerTimeout.Token);
             messagingReady = true;
             Set(ConditionTypes.MessagingReady, true, "TopologyDeclared", $"Exchange and queues flashsale.{sale.Namespace}.{sale.Name}.* exist.");
         }
@@ -213,10 +218,10 @@ public sealed class FlashSaleController(
             degraded.Add(("TopologyConflict", e.Message));
             Set(ConditionTypes.MessagingReady, false, "TopologyConflict", e.Message);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             transient ??= e;
-            Set(ConditionTypes.MessagingReady, false, "BrokerUnavailable", e.Message);
+            Set(ConditionTypes.MessagingReady, false, "BrokerUnavailable", e is OperationCanceledException ? $"RabbitMQ did not answer within {options.BrokerTimeout}." : e.Message);
         }
 
         var unavailable = deployments.Where(d => !IsAvailable(d)).Select(d => d.Name()).ToList();
@@ -282,8 +287,10 @@ public sealed class FlashSaleController(
         {
             var ns = fs.Namespace()!;
             await new SaleStore(redis).DeleteAsync(new SaleKeys(ns, fs.Name()));
-            var connection = await rabbitMq.GetConnectionAsync(cancellationToken);
-            await new SaleTopology(ns, fs.Name()).DeleteAsync(connection, cancellationToken);
+            using var brokerTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            brokerTimeout.CancelAfter(options.BrokerTimeout);
+            var connection = await rabbitMq.GetConnectionAsync(brokerTimeout.Token);
+            await new SaleTopology(ns, fs.Name()).DeleteAsync(connection, brokerTimeout.Token);
             logger.LogInformation("Removed the Redis keys and RabbitMQ queues of sale {Namespace}/{Name}", ns, fs.Name());
             await events.NormalAsync(fs, "CleanedUp", "Finalize", "Removed the sale's Redis keys and RabbitMQ exchanges and queues (cleanupPolicy: Delete).", cancellationToken);
         }

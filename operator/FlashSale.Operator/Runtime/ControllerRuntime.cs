@@ -149,7 +149,7 @@ public sealed class ControllerRuntime(
         while (await queue.GetAsync(cancellationToken).ConfigureAwait(false) is { } key)
         {
             var started = Stopwatch.GetTimestamp();
-            var result = "success";
+            string? result = "success";
             try
             {
                 var slash = key.IndexOf('/');
@@ -177,6 +177,7 @@ public sealed class ControllerRuntime(
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
+                result = null; // Stopped mid-reconcile: neither a success nor an error.
                 return;
             }
             catch (Exception e)
@@ -187,7 +188,11 @@ public sealed class ControllerRuntime(
             }
             finally
             {
-                metrics.Reconciled(ControllerName, result, Stopwatch.GetElapsedTime(started));
+                if (result is not null)
+                {
+                    metrics.Reconciled(ControllerName, result, Stopwatch.GetElapsedTime(started));
+                }
+
                 queue.Done(key);
             }
         }
