@@ -46,8 +46,10 @@ public sealed class NotificationsWorld : IAsyncDisposable
         var pg = await Infra.CreateDatabaseAsync("notifications");
         var ns = "n" + Guid.NewGuid().ToString("N")[..10];
         var sale = "s" + Guid.NewGuid().ToString("N")[..10];
-        var rabbit = await new ConnectionFactory { Uri = new Uri(Infra.RabbitMq) }.CreateConnectionAsync();
-        await new SaleTopology(ns, sale).DeclareAsync(rabbit, TimeSpan.FromMinutes(15));
+        // Bounded, so that a broker in trouble fails the test instead of hanging it.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var rabbit = await new ConnectionFactory { Uri = new Uri(Infra.RabbitMq) }.CreateConnectionAsync(cts.Token);
+        await new SaleTopology(ns, sale).DeclareAsync(rabbit, TimeSpan.FromMinutes(15), cts.Token);
         return new NotificationsWorld { Namespace = ns, Sale = sale, Db = NpgsqlDataSource.Create(pg), Postgres = pg, Rabbit = rabbit };
     }
 

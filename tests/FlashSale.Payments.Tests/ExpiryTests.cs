@@ -90,4 +90,28 @@ public class ExpiryTests : IAsyncLifetime
         Assert.Equal("PAID", await _world.StatusAsync(leased));
         Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE routing_key = 'order.expired'"));
     }
+
+    [Fact]
+    public async Task WithThePostgresGateAnExpiredOrderReturnsItsUnitToTheGateStockOnce()
+    {
+        var sale = await _world.NewSaleAsync(stock: 1, limit: 1, paymentTimeout: TimeSpan.FromSeconds(2));
+        var users = _world.StartUsers();
+        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:StockGate"] = "postgres-row-lock");
+        var stock = _world.StartStock(sale.Name);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (_, first) = await _world.RegisterAsync(usersHttp);
+        var (_, second) = await _world.RegisterAsync(usersHttp);
+        var held = await _world.PlaceOrderAsync(http, sale.Name, first);
+
+        await PaymentWorld.WaitUntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "the order expired and its unit returned");
+        Assert.Equal(1, await _world.ScalarAsync("SELECT remaining FROM orders.gate_stock WHERE sale = @s", ("s", sale.Name)));
+        Assert.Equal(0, await _world.ScalarAsync("SELECT coalesce(sum(quantity), 0) FROM orders.gate_purchases WHERE sale = @s", ("s", sale.Name)));
+        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id = @e", ("e", "order.expired:" + held)));
+
+        await _world.PlaceOrderAsync(http, sale.Name, second);
+        Assert.Equal(0, await _world.ScalarAsync("SELECT remaining FROM orders.gate_stock WHERE sale = @s", ("s", sale.Name)));
+        var audit = await _world.AuditAsync(stock, sale.Name);
+        Assert.True(audit.Consistent, JsonSerializer.Serialize(audit));
+    }
 }
