@@ -7,7 +7,7 @@
 # Knobs (environment): BUYERS (2000), ATTEMPTS (30000), CONNECTIONS (256), RATE (open loop, req/s; unset = closed loop),
 # SALE_FILE (examples/flashsale.yaml), USERS_PORT/ORDERS_PORT/STOCK_PORT (5101/5102/5103), CONFIG (Release),
 # PREPARE (operator: `FlashSale.Operator local --file` applies the sale; loadtest: the load tool's `prepare` does the same),
-# KEEP_INFRA=1 (never stop the infrastructure, even what this script started), HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering and logging in thousands of
+# KEEP_SALE=1 (keep the sale's Redis keys and queues after the run), KEEP_INFRA=1 (never stop the infrastructure, even what this script started), HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering and logging in thousands of
 # buyers on 2 cores is the slow part of a first run; later runs reuse the tokens cached in .run/loadtest for 12 hours).
 set -euo pipefail
 
@@ -152,11 +152,22 @@ start_sale_services() {
 
 loadtest() { dotnet "$APP/loadtest/FlashSale.LoadTest.dll" "$@"; }
 
+# The sale's Redis keys and RabbitMQ queues go when the run ends (its orders stay in PostgreSQL); KEEP_SALE=1 keeps them.
+cleanup_sale() {
+  [[ -s $LOCAL/sale && ${KEEP_SALE:-0} != 1 ]] || return 0
+  timeout 90 dotnet "$APP/loadtest/FlashSale.LoadTest.dll" cleanup --sale "$(cat "$LOCAL/sale")" --namespace "$NAMESPACE" \
+    --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" >/dev/null 2>&1 && log "removed sale $(cat "$LOCAL/sale") from Redis and RabbitMQ" || true
+  rm -f "$LOCAL/sale"
+}
+
 sale_name() { echo "$(sed -n 's/^  name: *//p' "$SALE_FILE" | head -1 | tr -d '"')-$(date -u +%m%d%H%M%S)"; }
+
+platform_up() { [[ -f $LOCAL/users.pid ]] && kill -0 "$(cat "$LOCAL/users.pid")" 2>/dev/null; }
 
 cmd_run() {
   local started=$SECONDS
-  trap 'stop_services; infra_down' EXIT
+  platform_up && die "the platform of 'make up' is running: stop it first (make down)"
+  trap 'stop_services; cleanup_sale; infra_down' EXIT
   trap 'exit 130' INT TERM
   infra_up
   publish_all
@@ -164,6 +175,7 @@ cmd_run() {
   log "buyers register (first run only) and log in before the sale; tokens cached in .run/loadtest/tokens.json"
   loadtest buyers --users-url "$USERS_URL" --buyers "$BUYERS" --admin "$ADMIN"
   local sale; sale=$(sale_name)
+  echo "$sale" > "$LOCAL/sale"
   prepare_sale "$sale" 15s 10m
   start_sale_services "$sale"
   local rc=0
@@ -175,17 +187,17 @@ cmd_run() {
 }
 
 cmd_up() {
-  [[ -f $LOCAL/users.pid ]] && kill -0 "$(cat "$LOCAL/users.pid")" 2>/dev/null && die "already up (scripts/run-local.sh down first)"
-  trap 'echo; log "start failed; stopping"; stop_services; infra_down' ERR
+  platform_up && die "already up (make down first)"
+  trap 'echo; log "start failed; stopping"; stop_services; cleanup_sale; infra_down' ERR
   infra_up
   publish_all
   start_users
   loadtest buyers --users-url "$USERS_URL" --buyers 0 --admin "$ADMIN" >/dev/null
   local sale; sale=$(sale_name)
+  echo "$sale" > "$LOCAL/sale"
   prepare_sale "$sale" 5s 60m
   start_sale_services "$sale"
   trap - ERR
-  echo "$sale" > "$LOCAL/sale"
   cat <<INFO
 
 FlashSale is up (stop it with: make down)
@@ -200,9 +212,10 @@ INFO
 }
 
 cmd_down() {
+  eval "$(scripts/infra.sh env)"
   stop_services
+  cleanup_sale
   infra_down
-  rm -f "$LOCAL/sale"
 }
 
 case "${1:-run}" in

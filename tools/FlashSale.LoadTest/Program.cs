@@ -10,6 +10,8 @@ const string Usage = """
                [--out FILE [--write-only]]
                parse + validate a sale file, move its window to now, preload Redis, declare the RabbitMQ topology
                (--out writes the moved sale file, e.g. for `FlashSale.Operator local --file`; --write-only stops there)
+      cleanup  --sale NAME [--namespace default] [--redis HOST:PORT] [--rabbitmq URI]
+               delete a sale's Redis keys and RabbitMQ topology (its orders in PostgreSQL stay)
       buyers   [--users-url URL] [--buyers 2000] [--prefix lt-buyer] [--admin lt-admin] [--cache .run/loadtest/tokens.json]
                register (when new) and log in the buyers; valid tokens are cached and reused
       sale     --sale NAME [--users-url URL] [--orders-url URL] [--stock-url URL] [--buyers 2000] [--attempts 30000]
@@ -33,6 +35,7 @@ try
     return args[0] switch
     {
         "prepare" => await SaleCommands.PrepareAsync(options),
+        "cleanup" => await SaleCommands.CleanupAsync(options),
         "buyers" => await SaleCommands.BuyersAsync(options),
         "sale" => await SaleCommands.SaleAsync(options),
         "load" => await LoadAsync(options),

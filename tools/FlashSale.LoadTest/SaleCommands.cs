@@ -56,6 +56,27 @@ public static class SaleCommands
         return 0;
     }
 
+    /// <summary>Deletes a sale's Redis keys and RabbitMQ topology (its orders in PostgreSQL stay).</summary>
+    public static async Task<int> CleanupAsync(Args a)
+    {
+        var sale = a.Required("sale");
+        var ns = a.Str("namespace", "default");
+        var redis = a.Str("redis", Environment.GetEnvironmentVariable("FLASHSALE_REDIS") ?? "127.0.0.1:63790");
+        var rabbit = a.Str("rabbitmq", Environment.GetEnvironmentVariable("FLASHSALE_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:56720/");
+        a.EnsureAllUsed();
+        using (var mux = await ConnectionMultiplexer.ConnectAsync(redis + ",abortConnect=false"))
+        {
+            var deleted = await new SaleStore(mux).DeleteAsync(new SaleKeys(ns, sale));
+            Console.WriteLine($"  redis: {deleted} keys of {ns}/{sale} deleted");
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var factory = new ConnectionFactory { Uri = new Uri(rabbit), RequestedConnectionTimeout = TimeSpan.FromSeconds(20) };
+        await using var connection = await factory.CreateConnectionAsync(timeout.Token);
+        await new SaleTopology(ns, sale).DeleteAsync(connection, timeout.Token);
+        Console.WriteLine($"  rabbitmq: topology of {ns}/{sale} deleted");
+        return 0;
+    }
+
     public static async Task PreloadAsync(SaleDefinition sale, string redis, string rabbitMq)
     {
         using (var mux = await ConnectionMultiplexer.ConnectAsync(redis + ",abortConnect=false"))
