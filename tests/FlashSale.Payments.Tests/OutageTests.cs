@@ -48,7 +48,8 @@ public class OutageTests : IAsyncLifetime
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, a.Status);
             Assert.NotNull(a.RetryAfter);
-            Assert.True(a.Took < timeout, $"a payment waited {a.Took} (timeout {timeout})");
+            // The pipeline's total timeout bounds the users call; the margin covers the order's own database work.
+            Assert.True(a.Took < timeout + TimeSpan.FromSeconds(1), $"a payment waited {a.Took} (timeout {timeout})");
         });
         // Once the breaker is open the users service is not even tried: the answer says so and comes at once.
         Assert.Contains(attempts, a => a.Detail.Contains("paused"));

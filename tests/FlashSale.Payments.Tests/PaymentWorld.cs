@@ -108,6 +108,9 @@ public sealed class PaymentWorld : IAsyncDisposable
         s["Orders:Relay:ClaimInterval"] = "00:00:00.500";
         s["Orders:Payment:UsersUrl"] = users?.ToString();
         s["Orders:Expiry:SweepInterval"] = "00:00:00.500";
+        // Generous bounds for tests that are not about outages: a busy CI machine must not trip the breaker.
+        s["Orders:Payment:Timeout"] = "00:00:20";
+        s["Orders:Payment:AttemptTimeout"] = "00:00:10";
         tweak?.Invoke(s);
         return Start(new ServiceHost<Program>(s), 0);
     }
