@@ -34,7 +34,7 @@ public sealed class Harness : IAsyncDisposable
         Clock = clock;
         Metrics = new OperatorMetrics();
         Events = new EventRecorder(client, "flashsale.dev/operator", "test", NullLogger<EventRecorder>.Instance);
-        Controller = new FlashSaleController(client, redis, rabbitMq, Events, new FlashSaleControllerOptions(), NullLogger<FlashSaleController>.Instance, clock);
+        Controller = new FlashSaleController(client, redis, rabbitMq, Events, new FlashSaleControllerOptions { CrdCacheDuration = TimeSpan.Zero }, NullLogger<FlashSaleController>.Instance, clock);
     }
 
     public string Namespace { get; } = "t" + Guid.NewGuid().ToString("N")[..12];

@@ -313,6 +313,24 @@ public class ReconcileTests
         Assert.Equal(0, status.Remaining);
     }
 
+    [Fact]
+    public async Task AServiceMonitorIsAppliedOnlyWhenItsCrdExists()
+    {
+        await using var h = await Harness.StartAsync();
+        var without = await h.CreateAsync(h.Example());
+        await h.ReconcileAsync(without.Name());
+        Assert.DoesNotContain(h.Server.Requests, r => r.Resource == "servicemonitors");
+
+        h.Server.RegisterKind(Children.ServiceMonitorResource);
+        var with = await h.CreateAsync(h.Example());
+        await h.ReconcileAsync(with.Name());
+
+        var monitor = Assert.Single(h.Server.ListObjects(Children.ServiceMonitorResource, h.Namespace));
+        Assert.Equal(with.Name(), monitor["metadata"]!["name"]!.GetValue<string>());
+        Assert.Equal(with.Uid(), monitor["metadata"]!["ownerReferences"]![0]!["uid"]!.GetValue<string>());
+        Assert.Equal("/metrics", monitor["spec"]!["endpoints"]![0]!["path"]!.GetValue<string>());
+    }
+
     static void AssertOwnedBy(V1Alpha1FlashSale owner, IKubernetesObject child)
     {
         var reference = Assert.Single(child.Metadata.OwnerReferences!);
