@@ -20,7 +20,7 @@ namespace FlashSale.Operator;
 /// runtime started while this instance leads. Configuration (env or args):
 /// ConnectionStrings__Redis, ConnectionStrings__RabbitMq (where stock is preloaded and queues declared),
 /// Kubernetes__Host (else kubeconfig / in-cluster), Operator__Namespace (watched; all when empty), Operator__Workers,
-/// Operator__ResyncPeriod, Operator__LeaderElection__Enabled|LeaseName|LeaseNamespace|Identity|LeaseDuration|RenewDeadline|RetryPeriod.
+/// Operator__ResyncPeriod, Operator__LeaderElection__Enabled|LeaseName|LeaseNamespace|Identity|LeaseDuration|RenewDeadline|RetryPeriod|ReleaseOnCancel.
 /// </summary>
 public static class OperatorHost
 {
@@ -86,6 +86,7 @@ public static class OperatorHost
             LeaseDuration = config.GetValue("Operator:LeaderElection:LeaseDuration", TimeSpan.FromSeconds(15)),
             RenewDeadline = config.GetValue("Operator:LeaderElection:RenewDeadline", TimeSpan.FromSeconds(10)),
             RetryPeriod = config.GetValue("Operator:LeaderElection:RetryPeriod", TimeSpan.FromSeconds(2)),
+            ReleaseOnCancel = config.GetValue("Operator:LeaderElection:ReleaseOnCancel", true),
         });
         builder.Services.AddSingleton<OperatorService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OperatorService>());

@@ -96,6 +96,34 @@ public class RuntimeTests
     }
 
     [Fact]
+    public async Task WhenTheLeaderDiesWithoutReleasingTheLeaseTheOtherTakesOverOnceItExpires()
+    {
+        await using var h = await Harness.StartAsync();
+        var first = StartOperatorHost(h, "first", releaseOnCancel: false);
+        await first.StartAsync();
+        await WaitForAsync(() => h.Server.Get<V1Lease>("default", "flashsale-operator")?.Spec?.HolderIdentity == "first", "the first to lead");
+        var second = StartOperatorHost(h, "second", releaseOnCancel: false);
+        await second.StartAsync();
+        try
+        {
+            await first.StopAsync();
+            var died = DateTimeOffset.UtcNow;
+            Assert.Equal("first", h.Server.Get<V1Lease>("default", "flashsale-operator")!.Spec!.HolderIdentity);
+
+            await WaitForAsync(() => h.Server.Get<V1Lease>("default", "flashsale-operator")?.Spec?.HolderIdentity == "second", "the second to take over");
+            Assert.True(DateTimeOffset.UtcNow - died >= TimeSpan.FromSeconds(1), "took over before the lease could expire");
+            var fs = await h.CreateAsync(h.Example());
+            await WaitForAsync(() => h.Server.Get<V1Alpha1FlashSale>(h.Namespace, fs.Name())?.Status?.Phase is not null && Reconciles(second) > 0, "the new leader to reconcile");
+            Assert.Equal(0, Reconciles(first));
+        }
+        finally
+        {
+            await first.DisposeAsync();
+            await second.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task TheMetricsEndpointServesControllerRuntimeNamesThatPromtoolAccepts()
     {
         await using var h = await Harness.StartAsync();
@@ -129,7 +157,7 @@ public class RuntimeTests
         }
     }
 
-    internal static WebApplication StartOperatorHost(Harness h, string identity, bool leaderElection = true) =>
+    internal static WebApplication StartOperatorHost(Harness h, string identity, bool leaderElection = true, bool releaseOnCancel = true) =>
         OperatorHost.Build(
             [
                 "--urls=http://127.0.0.1:0",
@@ -143,6 +171,7 @@ public class RuntimeTests
                 "--Operator:LeaderElection:LeaseDuration=00:00:03",
                 "--Operator:LeaderElection:RenewDeadline=00:00:02",
                 "--Operator:LeaderElection:RetryPeriod=00:00:00.500",
+                $"--Operator:LeaderElection:ReleaseOnCancel={releaseOnCancel}",
             ],
             builder => builder.Logging.ClearProviders());
 
