@@ -12,21 +12,6 @@ using RabbitMQ.Client;
 
 namespace FlashSale.Notifications.Tests;
 
-public sealed class NotificationsHost(IDictionary<string, string?> settings) : WebApplicationFactory<Program>
-{
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Testing");
-        foreach (var (key, value) in settings) builder.UseSetting(key, value);
-    }
-
-    public Uri BaseAddress => new(Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-        .First().Replace("[::]", "127.0.0.1").Replace("localhost", "127.0.0.1"));
-
-    public HttpClient Client(string token) =>
-        new() { BaseAddress = BaseAddress, DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
-}
-
 public sealed record NotificationRow(Guid OrderId, string Template, string Recipient, string Status, int Attempts, string? LastError);
 
 /// <summary>A namespace, a sale topology and a database of its own; events are published to the sale exchange as the orders service does.</summary>
@@ -53,7 +38,7 @@ public sealed class NotificationsWorld : IAsyncDisposable
         return new NotificationsWorld { Namespace = ns, Sale = sale, Db = NpgsqlDataSource.Create(pg), Postgres = pg, Rabbit = rabbit };
     }
 
-    public NotificationsHost Start(Action<Dictionary<string, string?>>? tweak = null)
+    public ServiceHost<Program> Start(Action<Dictionary<string, string?>>? tweak = null)
     {
         var s = new Dictionary<string, string?>
         {
@@ -71,7 +56,7 @@ public sealed class NotificationsWorld : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         };
         tweak?.Invoke(s);
-        var host = new NotificationsHost(s);
+        var host = new ServiceHost<Program>(s);
         host.UseKestrel(0);
         host.StartServer();
         _hosts.Add(host);

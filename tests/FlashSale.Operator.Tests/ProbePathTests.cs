@@ -3,8 +3,6 @@ using System.Net;
 using FlashSale.Kubernetes;
 using FlashSale.Kubernetes.Models;
 using FlashSale.TestSupport;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using StockProgram = stocksvc::Program;
 
 namespace FlashSale.Operator.Tests;
@@ -12,14 +10,6 @@ namespace FlashSale.Operator.Tests;
 /// <summary>The probes the operator writes must point at endpoints a real service answers (not 404).</summary>
 public class ProbePathTests
 {
-    sealed class StockService(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<StockProgram>
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            foreach (var (k, v) in settings) builder.UseSetting(k, v);
-        }
-    }
-
     [Fact]
     public async Task EveryProbePathOfTheProvisionedDeploymentsIsAnsweredByARealService()
     {
@@ -36,7 +26,7 @@ public class ProbePathTests
         var paths = probes.Select(p => p!.HttpGet!.Path!).Distinct().ToList();
         Assert.NotEmpty(paths);
 
-        await using var service = new StockService(new Dictionary<string, string?>
+        await using var service = new ServiceHost<StockProgram>(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = Infra.Postgres,
             ["ConnectionStrings:Redis"] = Infra.Redis,

@@ -16,28 +16,6 @@ using StockProgram = stocksvc::Program;
 
 namespace FlashSale.Orders.Tests;
 
-/// <summary>Real Kestrel hosts of the orders and stock services against real PostgreSQL, Redis and RabbitMQ.</summary>
-public sealed class ServiceHost<TProgram>(IDictionary<string, string?> settings) : WebApplicationFactory<TProgram> where TProgram : class
-{
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Testing");
-        // UseSetting (not ConfigureAppConfiguration) so values are visible while Program registers services.
-        foreach (var (key, value) in settings) builder.UseSetting(key, value);
-    }
-
-    /// <summary>The real loopback address Kestrel listens on (after StartServer).</summary>
-    public Uri BaseAddress => new(Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-        .First().Replace("[::]", "127.0.0.1").Replace("localhost", "127.0.0.1"));
-
-    public HttpClient Client(string? token = null)
-    {
-        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-}
-
 /// <summary>One isolated world per test class: its own namespace (Redis registry, queues) and database.</summary>
 public sealed class SaleWorld : IAsyncDisposable
 {
@@ -89,18 +67,14 @@ public sealed class SaleWorld : IAsyncDisposable
     {
         var s = Settings(gate);
         tweak?.Invoke(s);
-        var host = new ServiceHost<Program>(s);
-        host.UseKestrel(0);
-        host.StartServer();
+        var host = ServiceHost<Program>.StartKestrel(s);
         _hosts.Add(host);
         return host;
     }
 
     public ServiceHost<StockProgram> StartStock(string sale)
     {
-        var host = new ServiceHost<StockProgram>(Settings(stockSale: sale));
-        host.UseKestrel(0);
-        host.StartServer();
+        var host = ServiceHost<StockProgram>.StartKestrel(Settings(stockSale: sale));
         _hosts.Add(host);
         return host;
     }

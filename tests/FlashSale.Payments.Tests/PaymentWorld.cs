@@ -23,26 +23,6 @@ using NotificationsProgram = notifsvc::Program;
 
 namespace FlashSale.Payments.Tests;
 
-/// <summary>A real Kestrel host of a service (orders, users or stock) with the given settings.</summary>
-public sealed class ServiceHost<TProgram>(IDictionary<string, string?> settings) : WebApplicationFactory<TProgram> where TProgram : class
-{
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseEnvironment("Testing");
-        foreach (var (key, value) in settings) builder.UseSetting(key, value);
-    }
-
-    public Uri BaseAddress => new(Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-        .First().Replace("[::]", "127.0.0.1").Replace("localhost", "127.0.0.1"));
-
-    public HttpClient Client(string? token = null, int connections = 256)
-    {
-        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections }) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-}
-
 public sealed record OrderAnswer(Guid OrderId, string Status);
 public sealed record OrderView(Guid OrderId, string Sale, string Sku, int Quantity, decimal UnitPrice, string Currency, string Status,
     DateTimeOffset CreatedAt, DateTimeOffset PaymentDueAt, DateTimeOffset? PaidAt, DateTimeOffset? ExpiredAt);
