@@ -39,16 +39,21 @@ infra_up() {
   else
     log "infrastructure already running (left running afterwards)"
   fi
-  printf '%s\n' "${down[@]}" > "$LOCAL/infra-started"
+  # Empty when everything was already up (printf of an empty list would still write a newline).
+  : > "$LOCAL/infra-started"
+  ((${#down[@]})) && printf '%s\n' "${down[@]}" > "$LOCAL/infra-started"
   eval "$(scripts/infra.sh env)"
 }
 
 infra_down() {
   [[ ${KEEP_INFRA:-0} == 1 ]] && { rm -f "$LOCAL/infra-started"; return 0; }
   [[ -s $LOCAL/infra-started ]] || { rm -f "$LOCAL/infra-started"; return 0; }
-  log "stopping the infrastructure this script started: $(tr '\n' ' ' < "$LOCAL/infra-started")"
+  local started; started=$(tr -s '\n' ' ' < "$LOCAL/infra-started" | xargs)
+  # Never call `infra.sh down` without names: that would stop every server, including ones this script did not start.
+  [[ -n $started ]] || { rm -f "$LOCAL/infra-started"; return 0; }
+  log "stopping the infrastructure this script started: $started"
   # shellcheck disable=SC2046
-  scripts/infra.sh down $(cat "$LOCAL/infra-started") || true
+  scripts/infra.sh down $started || true
   rm -f "$LOCAL/infra-started"
 }
 
