@@ -52,6 +52,8 @@ need_packages() {
   command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v wrk >/dev/null || missing+=(wrk)
+  # A real SMTP server for the notification tests (Debian's python3, not whatever python3 is first on PATH).
+  [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
   ((${#missing[@]} == 0)) && return 0
   local sudo=""
   if [[ $(id -u) -ne 0 ]]; then

@@ -1,84 +1,73 @@
-using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace FlashSale.Notifications.Tests;
 
 /// <summary>
-/// A small but real SMTP server on loopback (RFC 5321 command sequence, dot-stuffed DATA) that keeps every message it
-/// accepted; it can be stopped and started again on the same port to play an outage.
+/// A real SMTP server on loopback: Debian's aiosmtpd (package python3-aiosmtpd, installed by scripts/infra.sh) with its
+/// Maildir handler, so every accepted message is a file the test can read. It can be stopped and started again on the same
+/// port to play an outage.
 /// </summary>
 public sealed class TestSmtpServer : IAsyncDisposable
 {
-    readonly ConcurrentQueue<string> _messages = new();
-    TcpListener? _listener;
-    CancellationTokenSource? _stop;
-    Task? _loop;
+    const string Python = "/usr/bin/python3";
+    readonly string _maildir = Path.Combine(Path.GetTempPath(), "flashsale-smtp-" + Guid.NewGuid().ToString("N"));
+    Process? _process;
 
     public int Port { get; private set; }
-    public IReadOnlyCollection<string> Messages => _messages;
+
+    /// <summary>Every message the server accepted (headers and body as received).</summary>
+    public IReadOnlyCollection<string> Messages =>
+        new[] { "new", "cur" }.Select(d => Path.Combine(_maildir, d)).Where(Directory.Exists)
+            .SelectMany(Directory.GetFiles).Select(File.ReadAllText).ToList();
 
     public void Start()
     {
-        _listener = new TcpListener(IPAddress.Loopback, Port);
-        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _stop = new CancellationTokenSource();
-        _loop = AcceptAsync(_listener, _stop.Token);
+        if (!File.Exists(Python)) throw new InvalidOperationException($"{Python} is missing: run scripts/infra.sh up (it installs python3-aiosmtpd)");
+        if (Port == 0)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+        }
+        var psi = new ProcessStartInfo(Python) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-m", "aiosmtpd", "-n", "-l", $"127.0.0.1:{Port}", "-c", "aiosmtpd.handlers.Mailbox", _maildir }) psi.ArgumentList.Add(a);
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, Port);
+                using var reader = new StreamReader(client.GetStream());
+                if (reader.ReadLine()?.StartsWith("220") == true) return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !_process.HasExited) { }
+            if (_process.HasExited) throw new InvalidOperationException($"aiosmtpd exited with {_process.ExitCode} (is python3-aiosmtpd installed?)");
+            if (DateTime.UtcNow >= deadline) throw new TimeoutException("aiosmtpd did not greet within 15 s");
+            Thread.Sleep(100);
+        }
     }
 
     public async Task StopAsync()
     {
-        if (_listener is null) return;
-        _stop!.Cancel();
-        _listener.Stop();
-        try { await _loop!; } catch (Exception) { /* stopping */ }
-        _listener = null;
+        if (_process is null) return;
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        _process = null;
     }
 
-    async Task AcceptAsync(TcpListener listener, CancellationToken ct)
+    public async ValueTask DisposeAsync()
     {
-        while (!ct.IsCancellationRequested)
-        {
-            TcpClient client;
-            try { client = await listener.AcceptTcpClientAsync(ct); }
-            catch (Exception) { return; }
-            _ = Task.Run(() => ServeAsync(client, ct), ct);
-        }
+        await StopAsync();
+        try { Directory.Delete(_maildir, recursive: true); } catch (IOException) { }
     }
-
-    async Task ServeAsync(TcpClient client, CancellationToken ct)
-    {
-        using var _ = client;
-        try
-        {
-            var stream = client.GetStream();
-            using var reader = new StreamReader(stream, Encoding.ASCII);
-            await using var writer = new StreamWriter(stream, Encoding.ASCII) { NewLine = "\r\n", AutoFlush = true };
-            await writer.WriteLineAsync("220 localhost test ESMTP");
-            while (!ct.IsCancellationRequested && await reader.ReadLineAsync(ct) is { } line)
-            {
-                var verb = line.Split(' ', 2)[0].ToUpperInvariant();
-                switch (verb)
-                {
-                    case "EHLO": await writer.WriteAsync("250-localhost\r\n250 8BITMIME\r\n"); break;
-                    case "HELO" or "MAIL" or "RCPT" or "RSET" or "NOOP": await writer.WriteLineAsync("250 OK"); break;
-                    case "DATA":
-                        await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");
-                        var data = new StringBuilder();
-                        while (await reader.ReadLineAsync(ct) is { } d && d != ".") data.AppendLine(d.StartsWith("..") ? d[1..] : d);
-                        _messages.Enqueue(data.ToString());
-                        await writer.WriteLineAsync("250 OK queued");
-                        break;
-                    case "QUIT": await writer.WriteLineAsync("221 Bye"); return;
-                    default: await writer.WriteLineAsync("502 Command not implemented"); break;
-                }
-            }
-        }
-        catch (Exception) { /* client went away or server stopped */ }
-    }
-
-    public async ValueTask DisposeAsync() => await StopAsync();
 }
