@@ -15,6 +15,13 @@ public static class PostgresExtensions
     /// </summary>
     public static WebApplicationBuilder AddPostgres(this WebApplicationBuilder builder, string connectionName = "Postgres")
     {
+        // Checked when the host starts, before any hosted service can touch the data source: a missing connection string
+        // then fails start-up with this one message, whatever else is starting.
+        var key = $"ConnectionStrings:{connectionName}";
+        builder.Services.AddOptions<PostgresConnection>(connectionName)
+            .Configure<IConfiguration>((o, configuration) => o.ConnectionString = configuration[key])
+            .Validate(o => !string.IsNullOrWhiteSpace(o.ConnectionString), $"Configuration value '{key}' is missing")
+            .ValidateOnStart();
         builder.Services.AddKeyedSingleton(connectionName, (sp, _) =>
             new NpgsqlDataSourceBuilder(sp.GetRequiredService<IConfiguration>().GetRequiredValue($"ConnectionStrings:{connectionName}"))
                 .Build());
@@ -27,6 +34,11 @@ public static class PostgresExtensions
             TimeSpan.FromSeconds(3)));
         return builder;
     }
+}
+
+sealed class PostgresConnection
+{
+    public string? ConnectionString { get; set; }
 }
 
 sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
