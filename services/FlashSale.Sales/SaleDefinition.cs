@@ -44,6 +44,15 @@ public sealed partial record SaleDefinition(
     private static partial Regex NameRegex();
 }
 
+/// <summary>Sale names are DNS-1123 labels (they are Kubernetes object names and part of every Redis key of the sale).</summary>
+public static partial class SaleNames
+{
+    public static bool IsValid(string? name) => name is { Length: > 0 and <= 63 } && Pattern().IsMatch(name);
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    private static partial Regex Pattern();
+}
+
 public sealed record ProductDefinition(string Sku, string Name, decimal Price, string Currency, long Stock, int PerUserLimit);
 
 /// <summary>Kubernetes-style durations: Go duration strings ("15m", "1h30m", "2s", "500ms") or ISO 8601 ("PT15M").</summary>

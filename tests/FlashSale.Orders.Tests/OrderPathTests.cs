@@ -153,6 +153,7 @@ public class OrderPathTests : IAsyncLifetime
         await Expect(HttpStatusCode.BadRequest, "VALIDATION", Buyers.Order(sale.Name, "item", 1_000_000, token, "c"));
         await Expect(HttpStatusCode.UnprocessableEntity, Reasons.UnknownSku, Buyers.Order(sale.Name, "nope", 1, token, "d"));
         await Expect(HttpStatusCode.NotFound, Reasons.UnknownSale, Buyers.Order("no-such-sale", "item", 1, token, "e"));
+        await Expect(HttpStatusCode.NotFound, Reasons.UnknownSale, Buyers.Order(sale.Name + "%7D:x", "item", 1, token, "e2"));
         await Expect(HttpStatusCode.BadRequest, "IDEMPOTENCY_KEY_REQUIRED", Buyers.Order(sale.Name, "item", 1, token, null));
         await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, null, "f"));
         await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, "not.a.token", "g"));

@@ -62,7 +62,7 @@ public static class OrdersApi
         if (string.IsNullOrWhiteSpace(body?.Sku) || body.Sku.Length > 64) errors["sku"] = ["sku is required (1-64 characters)"];
         if (body?.Quantity is not { } q || q < 1 || q > s.Options.MaxQuantity) errors["quantity"] = [$"quantity must be between 1 and {s.Options.MaxQuantity}"];
         if (errors.Count > 0) return Problems.ValidationProblem(errors);
-        if (sale.Length > 63) return Problems.ReasonProblem(404, Reasons.UnknownSale, "Unknown sale");
+        if (!SaleNames.IsValid(sale)) return Problems.ReasonProblem(404, Reasons.UnknownSale, "Unknown sale", $"There is no sale '{sale}'.");
 
         var request = new ReserveRequest(s.Options.Namespace, sale, user.GetUserId(), user.FindFirstValue("email"), body!.Sku!, body.Quantity!.Value,
             idempotencyKey, Guid.CreateVersion7());

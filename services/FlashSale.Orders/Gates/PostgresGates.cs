@@ -21,7 +21,14 @@ public abstract class PostgresGateBase(NpgsqlDataSource db, SaleStore store, Sal
     {
         var sale = await catalog.GetAsync(r.Namespace, r.Sale);
         if (sale is null) return ReserveResult.Reject(Reasons.UnknownSale);
-        await _seeded.GetOrAdd((r.Namespace, r.Sale), _ => SeedAsync(r.Namespace, r.Sale, sale));
+        var seeding = _seeded.GetOrAdd((r.Namespace, r.Sale), _ => SeedAsync(r.Namespace, r.Sale, sale));
+        try { await seeding; }
+        catch
+        {
+            // Do not remember a failed seeding (e.g. PostgreSQL was down): the next request tries again.
+            _seeded.TryRemove(new KeyValuePair<(string, string), Task>((r.Namespace, r.Sale), seeding));
+            throw;
+        }
         var now = DateTimeOffset.UtcNow;
         if (now < sale.StartsAt) return ReserveResult.Reject(Reasons.NotStarted, sale.StartsAt.ToUnixTimeMilliseconds().ToString());
         if (now >= sale.EndsAt) return ReserveResult.Reject(Reasons.Ended);

@@ -57,7 +57,7 @@ public static class StockApi
         [FromServices] Microsoft.Extensions.Options.IOptions<StockOptions> options, CancellationToken ct)
     {
         var ns = options.Value.Namespace;
-        if (await store.GetSaleAsync(new SaleKeys(ns, sale)) is null)
+        if (!SaleNames.IsValid(sale) || await store.GetSaleAsync(new SaleKeys(ns, sale)) is null)
         {
             await UnknownSale(sale).ExecuteAsync(http);
             return;
@@ -81,7 +81,7 @@ public static class StockApi
     public static async Task<Results<Ok<SaleAudit>, ProblemHttpResult>> AuditAsync(string sale, [FromServices] SaleAuditor auditor,
         [FromServices] Microsoft.Extensions.Options.IOptions<StockOptions> options, CancellationToken ct)
     {
-        var audit = await auditor.AuditAsync(options.Value.Namespace, sale, ct);
+        var audit = SaleNames.IsValid(sale) ? await auditor.AuditAsync(options.Value.Namespace, sale, ct) : null;
         return audit is null ? UnknownSale(sale) : TypedResults.Ok(audit);
     }
 
@@ -89,7 +89,7 @@ public static class StockApi
 
     static async Task<SaleView?> ReadAsync(SaleStore store, string ns, string sale)
     {
-        if (sale.Length > 63) return null;
+        if (!SaleNames.IsValid(sale)) return null;
         var keys = new SaleKeys(ns, sale);
         var state = await store.GetSaleAsync(keys);
         if (state is null) return null;
