@@ -31,7 +31,7 @@ public class NotificationTests : IAsyncLifetime
         // A republished event under another message id is still the same event.
         await _world.PublishRawAsync("republished-" + Guid.NewGuid(), OrderEventTypes.Paid, events[1].ToJson());
 
-        await NotificationsWorld.WaitUntilAsync(async () => (await _world.RowsAsync()).Count(r => r.Status == "sent") == 4, "four notifications are sent");
+        await Eventually.UntilAsync(async () => (await _world.RowsAsync()).Count(r => r.Status == "sent") == 4, "four notifications are sent");
         await Task.Delay(500);
         var rows = await _world.RowsAsync();
         Assert.Equal(4, rows.Count);
@@ -62,21 +62,21 @@ public class NotificationTests : IAsyncLifetime
         });
         Guid buyer = Guid.NewGuid(), order = Guid.NewGuid();
         await _world.PublishAsync(_world.Event(OrderEventTypes.Reserved, order, buyer, "buyer@example.com"));
-        await NotificationsWorld.WaitUntilAsync(async () => (await _world.RowsAsync()).Any(r => r.Status == "sent"), "the reservation mail is sent");
+        await Eventually.UntilAsync(async () => (await _world.RowsAsync()).Any(r => r.Status == "sent"), "the reservation mail is sent");
         var first = Assert.Single(smtp.Messages);
         Assert.Contains("To: buyer@example.com", first);
         Assert.Contains($"Subject: Order {order} reserved", first);
 
         await smtp.StopAsync();
         await _world.PublishAsync(_world.Event(OrderEventTypes.Paid, order, buyer, "buyer@example.com"));
-        await NotificationsWorld.WaitUntilAsync(async () => (await _world.RowsAsync()).Any(r => r.Template == "order-paid" && r.Attempts >= 3),
+        await Eventually.UntilAsync(async () => (await _world.RowsAsync()).Any(r => r.Template == "order-paid" && r.Attempts >= 3),
             "the paid mail failed a few times");
         var waiting = (await _world.RowsAsync()).Single(r => r.Template == "order-paid");
         Assert.Equal("pending", waiting.Status);
         Assert.NotNull(waiting.LastError);
 
         smtp.Start();
-        await NotificationsWorld.WaitUntilAsync(async () => (await _world.RowsAsync()).All(r => r.Status == "sent"), "the paid mail is sent once the server is back");
+        await Eventually.UntilAsync(async () => (await _world.RowsAsync()).All(r => r.Status == "sent"), "the paid mail is sent once the server is back");
         Assert.Contains(smtp.Messages, m => m.Contains($"Subject: Order {order} paid"));
         Assert.Equal(2, smtp.Messages.Count);
     }
@@ -90,15 +90,15 @@ public class NotificationTests : IAsyncLifetime
         var order = Guid.NewGuid();
         await _world.PublishAsync(_world.Event(OrderEventTypes.Reserved, order, Guid.NewGuid(), null));
 
-        await NotificationsWorld.WaitUntilAsync(async () => (await _world.RowsAsync()).Any(r => r.OrderId == order), "the good event behind the poison one is recorded");
+        await Eventually.UntilAsync(async () => (await _world.RowsAsync()).Any(r => r.OrderId == order), "the good event behind the poison one is recorded");
         var dlq = SaleTopology.DeadLetterQueueOf(_world.Topology.NotificationsQueue);
         await using var channel = await _world.Rabbit.CreateChannelAsync();
-        await NotificationsWorld.WaitUntilAsync(async () => (await channel.QueueDeclarePassiveAsync(dlq)).MessageCount == 1, "the poison message is dead-lettered");
+        await Eventually.UntilAsync(async () => (await channel.QueueDeclarePassiveAsync(dlq)).MessageCount == 1, "the poison message is dead-lettered");
         var dead = await channel.BasicGetAsync(dlq, autoAck: false);
         Assert.NotNull(dead);
         Assert.Equal(poisonId, dead.BasicProperties.MessageId);
         await channel.BasicNackAsync(dead.DeliveryTag, false, requeue: true); // it stays there for inspection
-        await NotificationsWorld.WaitUntilAsync(async () => (await channel.QueueDeclarePassiveAsync(dlq)).MessageCount == 1, "the poison message is back in the DLQ");
+        await Eventually.UntilAsync(async () => (await channel.QueueDeclarePassiveAsync(dlq)).MessageCount == 1, "the poison message is back in the DLQ");
         Assert.Single(await _world.RowsAsync());
     }
 }

@@ -89,16 +89,6 @@ public sealed class NotificationsWorld : IAsyncDisposable
         return rows;
     }
 
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("timed out waiting until " + what);
-            await Task.Delay(100);
-        }
-    }
-
     public static JsonElement Json(string body) => JsonDocument.Parse(body).RootElement;
 
     public async ValueTask DisposeAsync()

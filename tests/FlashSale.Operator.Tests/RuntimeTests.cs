@@ -184,17 +184,6 @@ public class RuntimeTests
     internal static Task WaitForAsync(Func<bool> condition, string what, int seconds = 20) =>
         WaitForAsync(() => Task.FromResult(condition()), what, seconds);
 
-    internal static async Task WaitForAsync(Func<Task<bool>> condition, string what, int seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Waited {seconds} s for {what}.");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    internal static Task WaitForAsync(Func<Task<bool>> condition, string what, int seconds = 20) =>
+        Eventually.UntilAsync(condition, what, TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(50));
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using FlashSale.Sales;
+using FlashSale.TestSupport;
 
 namespace FlashSale.Payments.Tests;
 
@@ -29,7 +30,7 @@ public class ExpiryTests : IAsyncLifetime
         var held = new[] { await _world.PlaceOrderAsync(http, sale.Name, first), await _world.PlaceOrderAsync(http, sale.Name, first) };
         await _world.WaitForOrdersAsync(sale.Name, 2);
 
-        await PaymentWorld.WaitUntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "both orders expired and released");
+        await Eventually.UntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "both orders expired and released");
         var audit = await _world.AuditAsync(stock, sale.Name);
         var item = audit.Products.Single();
         Assert.True(audit.Consistent, JsonSerializer.Serialize(audit));
@@ -51,11 +52,11 @@ public class ExpiryTests : IAsyncLifetime
         await _world.StopAsync(orders);
         await _world.ScalarAsync("UPDATE orders.orders SET released_at = NULL WHERE order_id = ANY(@ids)", ("ids", held));
         _world.StartOrders(users.BaseAddress);
-        await PaymentWorld.WaitUntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "all four orders expired and released");
+        await Eventually.UntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "all four orders expired and released");
 
         var keys = new SaleKeys(_world.Namespace, sale.Name);
         Assert.Equal(4, await _world.Mux.GetDatabase().SetLengthAsync(keys.ReleasedOrders));
-        await PaymentWorld.WaitUntilAsync(async () => (await _world.AuditAsync(stock, sale.Name)).Products.Single().ReleasedFromEvents == 4,
+        await Eventually.UntilAsync(async () => (await _world.AuditAsync(stock, sale.Name)).Products.Single().ReleasedFromEvents == 4,
             "the stock service saw four order.expired events");
         audit = await _world.AuditAsync(stock, sale.Name);
         item = audit.Products.Single();
@@ -104,7 +105,7 @@ public class ExpiryTests : IAsyncLifetime
         var (_, second) = await _world.RegisterAsync(usersHttp);
         var held = await _world.PlaceOrderAsync(http, sale.Name, first);
 
-        await PaymentWorld.WaitUntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "the order expired and its unit returned");
+        await Eventually.UntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "the order expired and its unit returned");
         Assert.Equal(1, await _world.ScalarAsync("SELECT remaining FROM orders.gate_stock WHERE sale = @s", ("s", sale.Name)));
         Assert.Equal(0, await _world.ScalarAsync("SELECT coalesce(sum(quantity), 0) FROM orders.gate_purchases WHERE sale = @s", ("s", sale.Name)));
         Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id = @e", ("e", "order.expired:" + held)));

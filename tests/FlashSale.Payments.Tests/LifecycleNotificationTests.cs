@@ -25,10 +25,10 @@ public class LifecycleNotificationTests : IAsyncLifetime
         var expired = await _world.PlaceOrderAsync(http, sale.Name, token);
         await _world.WaitForOrdersAsync(sale.Name, 2);
         using (var ok = await http.SendAsync(PaymentWorld.Payment(paid, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-        await PaymentWorld.WaitUntilAsync(async () => await _world.StatusAsync(expired) == "EXPIRED", "the unpaid order expired");
+        await Eventually.UntilAsync(async () => await _world.StatusAsync(expired) == "EXPIRED", "the unpaid order expired");
 
         Task<long> SentAsync() => _world.ScalarAsync("SELECT count(*) FROM notifications.notifications WHERE status = 'sent'");
-        await PaymentWorld.WaitUntilAsync(async () => await SentAsync() == 4, "four notifications are sent");
+        await Eventually.UntilAsync(async () => await SentAsync() == 4, "four notifications are sent");
         await Task.Delay(1000); // nothing more arrives
         using var mine = notifications.Client(TestTokens.Mint(buyer));
         var items = JsonDocument.Parse(await mine.GetStringAsync("/api/notifications")).RootElement.GetProperty("items").EnumerateArray()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using FlashSale.TestSupport;
 
 namespace FlashSale.Payments.Tests;
 
@@ -59,7 +60,7 @@ public class OutageTests : IAsyncLifetime
 
         _world.StartUsers(port);
         HttpStatusCode last = default;
-        await PaymentWorld.WaitUntilAsync(async () =>
+        await Eventually.UntilAsync(async () =>
         {
             using var response = await http.SendAsync(PaymentWorld.Payment(second, token));
             last = response.StatusCode;

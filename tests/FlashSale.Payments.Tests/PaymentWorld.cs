@@ -201,20 +201,7 @@ public sealed class PaymentWorld : IAsyncDisposable
         return (string?)await cmd.ExecuteScalarAsync();
     }
 
-    /// <summary>Polls <paramref name="condition"/> until true, failing with <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            try { if (await condition()) return; }
-            catch (Exception) when (DateTime.UtcNow < deadline) { }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("timed out waiting until " + what);
-            await Task.Delay(100);
-        }
-    }
-
-    public Task WaitForOrdersAsync(string sale, long count) => WaitUntilAsync(async () =>
+    public Task WaitForOrdersAsync(string sale, long count) => Eventually.UntilAsync(async () =>
         await ScalarAsync("SELECT count(*) FROM orders.orders WHERE sale = @s", ("s", sale)) == count, $"{count} orders of {sale} are in PostgreSQL");
 
     public async Task<stocksvc::FlashSale.Stock.SaleAudit> AuditAsync(ServiceHost<StockProgram> stock, string sale)
