@@ -16,11 +16,13 @@ public abstract class PostgresGateBase(NpgsqlDataSource db, SaleStore store, Sal
     public abstract string Name { get; }
     public abstract Task<ReserveResult> ReserveAsync(ReserveRequest request, CancellationToken ct);
 
-    /// <summary>Window check (PostgreSQL's clock is this gate's one clock) and lazy seeding of the sale's stock rows.</summary>
-    protected async Task<ReserveResult?> PrepareAsync(ReserveRequest r)
+    /// <summary>
+    /// Window check and lazy seeding of the sale's stock rows: the sale to sell, or the early answer when there is none.
+    /// </summary>
+    protected async Task<(SaleState? Sale, ReserveResult? Early)> PrepareAsync(ReserveRequest r)
     {
         var sale = await catalog.GetAsync(r.Namespace, r.Sale);
-        if (sale is null) return ReserveResult.Reject(Reasons.UnknownSale);
+        if (sale is null) return (null, ReserveResult.Reject(Reasons.UnknownSale));
         var seeding = _seeded.GetOrAdd((r.Namespace, r.Sale), _ => SeedAsync(r.Namespace, r.Sale, sale));
         try { await seeding; }
         catch
@@ -30,9 +32,9 @@ public abstract class PostgresGateBase(NpgsqlDataSource db, SaleStore store, Sal
             throw;
         }
         var now = DateTimeOffset.UtcNow;
-        if (now < sale.StartsAt) return ReserveResult.Reject(Reasons.NotStarted, sale.StartsAt.ToUnixTimeMilliseconds().ToString());
-        if (now >= sale.EndsAt) return ReserveResult.Reject(Reasons.Ended);
-        return null;
+        if (now < sale.StartsAt) return (null, ReserveResult.Reject(Reasons.NotStarted, sale.StartsAt.ToUnixTimeMilliseconds().ToString()));
+        if (now >= sale.EndsAt) return (null, ReserveResult.Reject(Reasons.Ended));
+        return (sale, null);
     }
 
     async Task SeedAsync(string ns, string sale, SaleState state)
@@ -119,7 +121,6 @@ public abstract class PostgresGateBase(NpgsqlDataSource db, SaleStore store, Sal
     }
 
     protected async Task<NpgsqlConnection> OpenAsync(CancellationToken ct) => await db.OpenConnectionAsync(ct);
-    protected ValueTask<SaleState?> SaleAsync(ReserveRequest r) => catalog.GetAsync(r.Namespace, r.Sale);
 }
 
 /// <summary>SELECT ... FOR UPDATE on the product's stock row: buyers of one sku queue on one row lock.</summary>
@@ -129,8 +130,8 @@ public sealed class PostgresRowLockGate(NpgsqlDataSource db, SaleStore store, Sa
 
     public override async Task<ReserveResult> ReserveAsync(ReserveRequest r, CancellationToken ct)
     {
-        if (await PrepareAsync(r) is { } early) return early;
-        var sale = (await SaleAsync(r))!;
+        var (sale, early) = await PrepareAsync(r);
+        if (early is { } answer) return answer;
         await using var c = await OpenAsync(ct);
         if (await FindReplayAsync(c, null, r) is { } replay) return replay;
         await using var tx = await c.BeginTransactionAsync(ct);
@@ -153,7 +154,7 @@ public sealed class PostgresRowLockGate(NpgsqlDataSource db, SaleStore store, Sa
             if (remaining < r.Quantity && r.Quantity <= limit) return ReserveResult.Reject(Reasons.SoldOut, remaining.ToString());
             try
             {
-                if (!await WriteOrderAsync(c, tx, r, limit, price, currency, sale.PaymentTimeout, Name))
+                if (!await WriteOrderAsync(c, tx, r, limit, price, currency, sale!.PaymentTimeout, Name))
                     return ReserveResult.Reject(Reasons.LimitReached);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
@@ -182,8 +183,8 @@ public sealed class PostgresOptimisticGate(NpgsqlDataSource db, SaleStore store,
 
     public override async Task<ReserveResult> ReserveAsync(ReserveRequest r, CancellationToken ct)
     {
-        if (await PrepareAsync(r) is { } early) return early;
-        var sale = (await SaleAsync(r))!;
+        var (sale, early) = await PrepareAsync(r);
+        if (early is { } answer) return answer;
         await using var c = await OpenAsync(ct);
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
@@ -223,7 +224,7 @@ public sealed class PostgresOptimisticGate(NpgsqlDataSource db, SaleStore store,
             }
             try
             {
-                if (!await WriteOrderAsync(c, tx, r, limit, price, currency, sale.PaymentTimeout, Name))
+                if (!await WriteOrderAsync(c, tx, r, limit, price, currency, sale!.PaymentTimeout, Name))
                 {
                     await tx.RollbackAsync(ct);
                     return ReserveResult.Reject(Reasons.LimitReached);
