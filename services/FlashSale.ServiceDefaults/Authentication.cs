@@ -35,13 +35,21 @@ static class JwtSetup
     {
         services.AddHttpClient(JwksKeyCache.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5));
         services.AddSingleton<JwksKeyCache>();
+        services.AddSingleton(sp =>
+        {
+            var auth = sp.GetRequiredService<IConfiguration>().GetSection("Auth");
+            return new CachingJsonWebTokenHandler(auth.GetValue("TokenCacheSize", CachingJsonWebTokenHandler.DefaultCapacity),
+                auth.GetValue("TokenCacheTtl", CachingJsonWebTokenHandler.DefaultTtl)) { MapInboundClaims = false };
+        });
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddAuthorization();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IConfiguration, JwksKeyCache>((o, configuration, keys) =>
+            .Configure<IConfiguration, JwksKeyCache, CachingJsonWebTokenHandler>((o, configuration, keys, handler) =>
             {
                 var auth = configuration.GetSection("Auth");
                 o.MapInboundClaims = false;
+                o.TokenHandlers.Clear();
+                o.TokenHandlers.Add(handler);
                 o.RequireHttpsMetadata = false;
                 o.RefreshOnIssuerKeyNotFound = false; // JwksKeyCache re-fetches on an unknown kid before validation
                 o.TokenValidationParameters = new TokenValidationParameters
@@ -64,6 +72,7 @@ static class JwtSetup
                 {
                     OnMessageReceived = async context =>
                     {
+                        if (!keys.FetchesKeys) return; // inline keys only: nothing to fetch, no need to read the kid
                         string? header = context.Request.Headers.Authorization;
                         if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return;
                         await keys.EnsureKeyAsync(ReadKeyId(header["Bearer ".Length..].Trim()), context.HttpContext.RequestAborted);
@@ -117,6 +126,9 @@ public sealed class JwksKeyCache
     }
 
     public bool IsConfigured => _url is not null || _staticKeys.Count > 0;
+
+    /// <summary>Keys come (also) from <c>Auth:JwksUrl</c>, so an unknown kid may need a fetch.</summary>
+    public bool FetchesKeys => _url is not null;
 
     /// <summary>Number of JWKS fetches attempted (observable in tests and logs).</summary>
     public int FetchCount { get; private set; }
