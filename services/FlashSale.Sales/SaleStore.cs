@@ -43,9 +43,9 @@ public sealed class StockBelowSoldException(string sku, long requested, long sol
 /// <summary>The sale's live state in Redis: preload, the reserve gate, release, and reads. Thread-safe; one per process.</summary>
 public sealed class SaleStore(IConnectionMultiplexer redis)
 {
-    internal static readonly string PreloadScript = ReadScript("preload.lua");
-    internal static readonly string ReserveScript = ReadScript("reserve.lua");
-    internal static readonly string ReleaseScript = ReadScript("release.lua");
+    internal static readonly RedisScript PreloadScript = new(ReadScript("preload.lua"));
+    internal static readonly RedisScript ReserveScript = new(ReadScript("reserve.lua"));
+    internal static readonly RedisScript ReleaseScript = new(ReadScript("release.lua"));
 
     readonly IDatabase _db = redis.GetDatabase();
 
@@ -58,7 +58,7 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         {
             var server = redis.GetServer(endpoint);
             if (!server.IsConnected || server.IsReplica) continue;
-            foreach (var s in new[] { PreloadScript, ReserveScript, ReleaseScript }) await server.ScriptLoadAsync(s);
+            foreach (var s in new[] { PreloadScript, ReserveScript, ReleaseScript }) await server.ScriptLoadAsync(s.Text);
         }
     }
 
@@ -80,7 +80,7 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         {
             args.Add(p.Sku); args.Add(p.Stock); args.Add(p.PerUserLimit); args.Add(p.Price.ToString(CultureInfo.InvariantCulture));
         }
-        var result = (RedisResult[])(await _db.ScriptEvaluateAsync(PreloadScript,
+        var result = (RedisResult[])(await PreloadScript.EvaluateAsync(_db,
             [k.Meta, k.Remaining, k.Initial, k.Limit, k.Price, k.Reserved, k.Released, SaleKeys.Registry(sale.Namespace)], [.. args]))!;
         if ((string)result[0]! == "ERR")
             throw new StockBelowSoldException((string)result[2]!, long.Parse((string)result[3]!), long.Parse((string)result[4]!));
@@ -90,7 +90,7 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
     public async Task<ReserveResult> ReserveAsync(SaleKeys k, Guid userId, string sku, int quantity, Guid newOrderId, string idempotencyKey, TimeSpan idempotencyTtl, string? email = null)
     {
         var user = userId.ToString("N");
-        var result = (RedisResult[])(await _db.ScriptEvaluateAsync(ReserveScript,
+        var result = (RedisResult[])(await ReserveScript.EvaluateAsync(_db,
             [k.Meta, k.Remaining, k.Limit, k.Bought, k.Idempotency(userId, idempotencyKey), k.Stream, k.Reserved, k.Price],
             [user, sku, quantity, newOrderId.ToString(), idempotencyKey, (long)idempotencyTtl.TotalSeconds, email ?? ""]))!;
         var status = (string)result[0]!;
@@ -117,7 +117,7 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
     /// <summary>Returns an order's units to stock; true only the first time for that order id.</summary>
     public async Task<bool> ReleaseAsync(SaleKeys k, Guid orderId, Guid userId, string sku, int quantity)
     {
-        var released = (long)(await _db.ScriptEvaluateAsync(ReleaseScript,
+        var released = (long)(await ReleaseScript.EvaluateAsync(_db,
             [k.Remaining, k.Bought, k.Released, k.ReleasedOrders],
             [orderId.ToString(), userId.ToString("N"), sku, quantity]));
         return released == 1;

@@ -116,6 +116,26 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>
     }
 
     [Fact]
+    public async Task ScriptsForgottenByRedisAreSentAgainAndTheGateKeepsAnswering()
+    {
+        // A private Redis: SCRIPT FLUSH on the shared one would disturb other tests.
+        await using var infra = new PrivateInfra("sales-noscript");
+        await infra.StartAsync("redis");
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(infra.Redis + ",allowAdmin=true");
+        var store = new SaleStore(redis);
+        var sale = NewSale(stock: 5, limit: 5);
+        await store.PreloadAsync(sale); // no LoadScriptsAsync: the first EVALSHA meets NOSCRIPT
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        Task<ReserveResult> ReserveOne() => store.ReserveAsync(k, Guid.NewGuid(), "p1", 1, Guid.CreateVersion7(), Guid.NewGuid().ToString(), TimeSpan.FromHours(1));
+        Assert.Equal(ReserveOutcome.Accepted, (await ReserveOne()).Outcome);
+        await redis.GetServer(redis.GetEndPoints()[0]).ScriptFlushAsync();
+        Assert.False(await redis.GetServer(redis.GetEndPoints()[0]).ScriptExistsAsync(SaleStore.ReserveScript.Sha1));
+        Assert.Equal(ReserveOutcome.Accepted, (await ReserveOne()).Outcome);
+        Assert.True(await redis.GetServer(redis.GetEndPoints()[0]).ScriptExistsAsync(SaleStore.ReserveScript.Sha1));
+        Assert.Equal(3, (await store.GetStockAsync(k)).Single(p => p.Sku == "p1").Remaining);
+    }
+
+    [Fact]
     public async Task ReleaseReturnsStockExactlyOnceAndFreesTheBuyersLimit()
     {
         var sale = NewSale(stock: 1, limit: 1);
