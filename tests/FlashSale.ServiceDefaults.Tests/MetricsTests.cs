@@ -115,4 +115,24 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.Contains("my_host_events_total 1\n", text);
         Assert.DoesNotContain("other_host_events", text);
     }
+
+    [Fact]
+    public async Task RememberedLabelSetsKeepSeriesApartByEveryTagNameAndValue()
+    {
+        var counter = _app.Services.GetRequiredService<IMeterFactory>().Create("FlashSale.Tests.Labels").CreateCounter<long>("label.cache.events");
+        for (var i = 0; i < 3; i++)
+        {
+            counter.Add(1, new("gate", "redis"), new("outcome", "OK"));
+            counter.Add(10, new("gate", "redis"), new("outcome", "SOLD_OUT"));
+            counter.Add(100, new("outcome", "OK"), new("gate", "redis")); // same labels, other order: the same series
+            counter.Add(1000, new("gate", "redis"), new("reason", "OK")); // same values, other tag name: another series
+            counter.Add(5, new("gate", "redis"), new("outcome", 200));
+            counter.Add(7, new("gate", "redis"), new("outcome", "200")); // int and string 200 print alike: one series
+        }
+        var text = await ScrapeAsync();
+        Assert.Contains("label_cache_events_total{gate=\"redis\",outcome=\"OK\"} 303\n", text);
+        Assert.Contains("label_cache_events_total{gate=\"redis\",outcome=\"SOLD_OUT\"} 30\n", text);
+        Assert.Contains("label_cache_events_total{gate=\"redis\",reason=\"OK\"} 3000\n", text);
+        Assert.Contains("label_cache_events_total{gate=\"redis\",outcome=\"200\"} 36\n", text);
+    }
 }

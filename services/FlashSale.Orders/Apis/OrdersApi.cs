@@ -55,13 +55,18 @@ public static class OrdersApi
         if (string.IsNullOrWhiteSpace(idempotencyKey))
             return Problems.ReasonProblem(400, "IDEMPOTENCY_KEY_REQUIRED", "An Idempotency-Key header is required",
                 "Send a unique key per purchase attempt (e.g. a UUID) and reuse it when retrying that attempt.");
-        if (idempotencyKey.Length > MaxIdempotencyKeyLength || idempotencyKey.Any(ch => ch < 0x21 || ch > 0x7e))
+        if (idempotencyKey.Length > MaxIdempotencyKeyLength || idempotencyKey.AsSpan().ContainsAnyExceptInRange((char)0x21, (char)0x7e))
             return Problems.ReasonProblem(400, "VALIDATION", "Invalid Idempotency-Key header",
                 $"The key must be 1-{MaxIdempotencyKeyLength} visible ASCII characters.");
-        var errors = new Dictionary<string, string[]>();
-        if (string.IsNullOrWhiteSpace(body?.Sku) || body.Sku.Length > 64) errors["sku"] = ["sku is required (1-64 characters)"];
-        if (body?.Quantity is not { } q || q < 1 || q > s.Options.MaxQuantity) errors["quantity"] = [$"quantity must be between 1 and {s.Options.MaxQuantity}"];
-        if (errors.Count > 0) return Problems.ValidationProblem(errors);
+        var badSku = string.IsNullOrWhiteSpace(body?.Sku) || body.Sku.Length > 64;
+        var badQuantity = body?.Quantity is not { } q || q < 1 || q > s.Options.MaxQuantity;
+        if (badSku || badQuantity)
+        {
+            var errors = new Dictionary<string, string[]>();
+            if (badSku) errors["sku"] = ["sku is required (1-64 characters)"];
+            if (badQuantity) errors["quantity"] = [$"quantity must be between 1 and {s.Options.MaxQuantity}"];
+            return Problems.ValidationProblem(errors);
+        }
         if (!SaleNames.IsValid(sale)) return Problems.ReasonProblem(404, Reasons.UnknownSale, "Unknown sale", $"There is no sale '{sale}'.");
 
         var request = new ReserveRequest(s.Options.Namespace, sale, user.GetUserId(), user.FindFirstValue("email"), body!.Sku!, body.Quantity!.Value,

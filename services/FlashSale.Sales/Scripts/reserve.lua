@@ -3,7 +3,8 @@
 -- KEYS: 1 meta, 2 remaining, 3 limit, 4 bought (field user|sku), 5 idempotency key, 6 stream, 7 reserved, 8 price
 -- ARGV: 1 user id, 2 sku, 3 quantity, 4 new order id, 5 idempotency key (raw), 6 idempotency ttl seconds, 7 buyer e-mail
 -- Returns {'OK', orderId, remaining} | {'DUP', orderId, ''} | {'ERR', reason, detail}
-local starts = redis.call('HGET', KEYS[1], 'starts_at_ms')
+local window = redis.call('HMGET', KEYS[1], 'starts_at_ms', 'ends_at_ms')
+local starts = window[1]
 if not starts then return {'ERR', 'UNKNOWN_SALE', ''} end
 local sku = ARGV[2]
 local qty = tonumber(ARGV[3])
@@ -19,7 +20,7 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now < tonumber(starts) then return {'ERR', 'NOT_STARTED', starts} end
-local ends = tonumber(redis.call('HGET', KEYS[1], 'ends_at_ms'))
+local ends = tonumber(window[2])
 if now >= ends then return {'ERR', 'ENDED', tostring(ends)} end
 local remaining = redis.call('HGET', KEYS[2], sku)
 if not remaining then return {'ERR', 'UNKNOWN_SKU', ''} end

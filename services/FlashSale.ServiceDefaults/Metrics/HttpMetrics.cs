@@ -22,7 +22,12 @@ sealed class HttpMetrics
         _duration.Record(elapsed.TotalSeconds,
             new KeyValuePair<string, object?>("method", method),
             new KeyValuePair<string, object?>("route", route),
-            new KeyValuePair<string, object?>("status", status));
+            new KeyValuePair<string, object?>("status", Box(status)));
+
+    static readonly object[] Statuses = [.. Enumerable.Range(0, 600).Select(s => (object)s)];
+
+    /// <summary>The boxed status code, shared (no allocation per request for the metric's tag).</summary>
+    static object Box(int status) => (uint)status < (uint)Statuses.Length ? Statuses[status] : status;
 
     internal static string KnownMethod(string method) => method switch
     {
@@ -56,7 +61,10 @@ sealed class HttpMetricsMiddleware(RequestDelegate next, HttpMetrics metrics)
     internal static Task CaptureRoute(HttpContext context, RequestDelegate next)
     {
         if (context.Features.Get<RouteTag>() is { } tag && context.GetEndpoint() is RouteEndpoint endpoint)
-            tag.Route = "/" + (endpoint.RoutePattern.RawText ?? "").TrimStart('/');
+            tag.Route = Routes.GetValue(endpoint, e => "/" + (e.RoutePattern.RawText ?? "").TrimStart('/'));
         return next(context);
     }
+
+    /// <summary>Each endpoint's route label, built once.</summary>
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<RouteEndpoint, string> Routes = new();
 }

@@ -173,6 +173,52 @@ public sealed class PrometheusExporter : IDisposable
         public abstract void ClearSeries();
         public abstract IEnumerable<SeriesSnapshot> Snapshot();
 
+        const int MaxCachedLabelSets = 1000;
+        readonly ConcurrentDictionary<TagSet, string> _labelCache = new();
+
+        /// <summary>
+        /// The label string of a tag set, remembered per instrument (up to 1,000 distinct sets; beyond that computed each time),
+        /// so that a measurement on the request path does not sort, format and concatenate its tags again.
+        /// </summary>
+        protected string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (tags.Length == 0) return "";
+            if (tags.Length > TagSet.Capacity) return LabelsOf(tags);
+            var key = new TagSet(tags);
+            if (_labelCache.TryGetValue(key, out var labels)) return labels;
+            labels = LabelsOf(tags);
+            if (_labelCache.Count < MaxCachedLabelSets) _labelCache.TryAdd(key, labels);
+            return labels;
+        }
+
+        /// <summary>Up to four tags, compared by name (ordinal) and value (Equals), in the order they were given.</summary>
+        readonly struct TagSet : IEquatable<TagSet>
+        {
+            public const int Capacity = 4;
+            readonly int _count;
+            readonly string? _k0, _k1, _k2, _k3;
+            readonly object? _v0, _v1, _v2, _v3;
+
+            public TagSet(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+            {
+                _count = tags.Length;
+                if (_count > 0) (_k0, _v0) = (tags[0].Key, tags[0].Value);
+                if (_count > 1) (_k1, _v1) = (tags[1].Key, tags[1].Value);
+                if (_count > 2) (_k2, _v2) = (tags[2].Key, tags[2].Value);
+                if (_count > 3) (_k3, _v3) = (tags[3].Key, tags[3].Value);
+            }
+
+            public bool Equals(TagSet o) => _count == o._count
+                && string.Equals(_k0, o._k0, StringComparison.Ordinal) && Equals(_v0, o._v0)
+                && string.Equals(_k1, o._k1, StringComparison.Ordinal) && Equals(_v1, o._v1)
+                && string.Equals(_k2, o._k2, StringComparison.Ordinal) && Equals(_v2, o._v2)
+                && string.Equals(_k3, o._k3, StringComparison.Ordinal) && Equals(_v3, o._v3);
+
+            public override bool Equals(object? obj) => obj is TagSet o && Equals(o);
+
+            public override int GetHashCode() => HashCode.Combine(_count, _k0, _v0, _k1, _v1, _k2, _v2, HashCode.Combine(_k3, _v3));
+        }
+
         protected static string LabelsOf(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             if (tags.Length == 0) return "";
@@ -203,7 +249,7 @@ public sealed class PrometheusExporter : IDisposable
 
         public override void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var box = _series.GetOrAdd(LabelsOf(tags), _ => new StrongBox());
+            var box = _series.GetOrAdd(Labels(tags), _ => new StrongBox());
             lock (box)
             {
                 if (cumulative) box.Value = value; else box.Value += value;
@@ -231,7 +277,7 @@ public sealed class PrometheusExporter : IDisposable
 
         public override void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var series = _series.GetOrAdd(LabelsOf(tags), _ => new Series(bounds.Length));
+            var series = _series.GetOrAdd(Labels(tags), _ => new Series(bounds.Length));
             var index = Array.BinarySearch(bounds, value);
             if (index < 0) index = ~index; // first bound >= value (le is inclusive); bounds.Length means +Inf only
             lock (series)
