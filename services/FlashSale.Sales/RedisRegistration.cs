@@ -14,25 +14,31 @@ public static class RedisRegistration
     /// </summary>
     public static WebApplicationBuilder AddRedis(this WebApplicationBuilder builder, string connectionName = "Redis")
     {
-        var key = "ConnectionStrings:" + connectionName;
-        builder.Services.AddSingleton<IConnectionMultiplexer>(sp =>
-        {
-            var connectionString = sp.GetRequiredService<IConfiguration>()[key]
-                ?? throw new InvalidOperationException($"Configuration value '{key}' is missing");
-            var options = ConfigurationOptions.Parse(connectionString);
-            options.AbortOnConnectFail = false;
-            options.ConnectRetry = 3;
-            options.ConnectTimeout = 5000;
-            options.SyncTimeout = 5000;
-            options.AsyncTimeout = 5000;
-            // The .NET thread pool rather than the library's ten dedicated I/O threads: on a 2-core replica those threads
-            // took half the sampled thread time (dotnet-trace, make bench) competing with Kestrel for the same cores.
-            options.SocketManager = SocketManager.ThreadPool;
-            return ConnectionMultiplexer.Connect(options);
-        });
+        builder.Services.AddSingleton<IConnectionMultiplexer>(sp => Connect(sp.GetRequiredService<IConfiguration>(), connectionName));
         builder.Services.AddSingleton(sp => new SaleStore(sp.GetRequiredService<IConnectionMultiplexer>()));
         builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         return builder;
+    }
+
+    /// <summary>
+    /// A multiplexer for ConnectionStrings:{connectionName} with FlashSale's settings (never blocking start when Redis is down,
+    /// completions on the .NET thread pool). Also used for a second connection where bulk work must not share a socket with
+    /// the request path.
+    /// </summary>
+    public static ConnectionMultiplexer Connect(IConfiguration configuration, string connectionName = "Redis", string? clientName = null)
+    {
+        var key = "ConnectionStrings:" + connectionName;
+        var options = ConfigurationOptions.Parse(configuration[key] ?? throw new InvalidOperationException($"Configuration value '{key}' is missing"));
+        options.AbortOnConnectFail = false;
+        options.ConnectRetry = 3;
+        options.ConnectTimeout = 5000;
+        options.SyncTimeout = 5000;
+        options.AsyncTimeout = 5000;
+        if (clientName is not null) options.ClientName = clientName;
+        // The .NET thread pool rather than the library's ten dedicated I/O threads: on a 2-core replica those threads
+        // took half the sampled thread time (dotnet-trace, make bench) competing with Kestrel for the same cores.
+        options.SocketManager = SocketManager.ThreadPool;
+        return ConnectionMultiplexer.Connect(options);
     }
 }
 

@@ -46,6 +46,7 @@ public static class Extensions
             foreach (var r in health.Registrations)
                 if (r.Name.StartsWith("postgres", StringComparison.Ordinal) || r.Name == "rabbitmq") r.FailureStatus = HealthStatus.Degraded;
         });
+        services.AddSingleton<RelayRedis>();
         services.AddHostedService<OrderStreamRelay>();
         services.AddHostedService<OutboxPublisher>();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, OrdersJsonContext.Default));

@@ -15,8 +15,25 @@ namespace FlashSale.Orders.Relay;
 /// confirms -> XACK + XDEL. Every step is idempotent, so entries left pending by a crash anywhere (this replica or a dead
 /// one) are claimed again with XAUTOCLAIM and yield each order exactly once in PostgreSQL. Runs safely in every replica.
 /// </summary>
+/// <summary>
+/// The relay's own Redis connection: a batch read of up to a thousand stream entries is a large reply, and on the shared
+/// multiplexer every order's EVALSHA answer would queue behind it (one socket, read in order). Disposed with the host.
+/// </summary>
+public sealed class RelayRedis(IConfiguration configuration) : IDisposable
+{
+    readonly Lazy<SaleStore> _store = new(() => new SaleStore(RedisRegistration.Connect(configuration, clientName: "orders-relay")));
+
+    /// <summary>Connects on first use (from the relay's workers, not at host start; not at all when the relay is off).</summary>
+    public SaleStore Store => _store.Value;
+
+    public void Dispose()
+    {
+        if (_store.IsValueCreated) _store.Value.Redis.Dispose();
+    }
+}
+
 public sealed class OrderStreamRelay(
-    SaleStore store,
+    RelayRedis relayRedis,
     SaleCatalog catalog,
     NpgsqlDataSource db,
     IEventPublisher publisher,
@@ -27,7 +44,8 @@ public sealed class OrderStreamRelay(
     public const string Group = "relay";
     static readonly string AckScript = "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)); return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))";
 
-    readonly IDatabase _redis = store.Redis.GetDatabase();
+    SaleStore Store => relayRedis.Store;
+    IDatabase Redis => relayRedis.Store.Redis.GetDatabase();
     readonly HashSet<string> _groups = [];
     readonly string _consumer = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
 
@@ -55,7 +73,7 @@ public sealed class OrderStreamRelay(
             {
                 if (Stopwatch.GetElapsedTime(salesAt) > TimeSpan.FromSeconds(2) || sales.Count == 0)
                 {
-                    sales = await store.ListSalesAsync(ns);
+                    sales = await Store.ListSalesAsync(ns);
                     salesAt = Stopwatch.GetTimestamp();
                 }
                 var moved = 0;
@@ -64,11 +82,11 @@ public sealed class OrderStreamRelay(
                 {
                     var keys = new SaleKeys(ns, sale);
                     await EnsureGroupAsync(keys);
-                    var entries = await _redis.StreamReadGroupAsync(keys.Stream, Group, consumer, StreamPosition.NewMessages, o.BatchSize);
+                    var entries = await Redis.StreamReadGroupAsync(keys.Stream, Group, consumer, StreamPosition.NewMessages, o.BatchSize);
                     if (entries.Length > 0) moved += await ProcessAsync(ns, sale, keys, entries, ct);
                     if (claim)
                     {
-                        var claimed = await _redis.StreamAutoClaimAsync(keys.Stream, Group, consumer, (long)o.ClaimIdle.TotalMilliseconds, "0-0", o.BatchSize);
+                        var claimed = await Redis.StreamAutoClaimAsync(keys.Stream, Group, consumer, (long)o.ClaimIdle.TotalMilliseconds, "0-0", o.BatchSize);
                         if (claimed.ClaimedEntries.Length > 0)
                         {
                             logger.LogInformation("Claimed {Count} pending order entries of sale {Sale}", claimed.ClaimedEntries.Length, sale);
@@ -95,7 +113,7 @@ public sealed class OrderStreamRelay(
     async Task EnsureGroupAsync(SaleKeys keys)
     {
         lock (_groups) if (_groups.Contains(keys.Tag)) return;
-        try { await _redis.StreamCreateConsumerGroupAsync(keys.Stream, Group, "0-0", createStream: true); }
+        try { await Redis.StreamCreateConsumerGroupAsync(keys.Stream, Group, "0-0", createStream: true); }
         catch (RedisServerException e) when (e.Message.Contains("BUSYGROUP")) { }
         lock (_groups) _groups.Add(keys.Tag);
     }
@@ -129,7 +147,7 @@ public sealed class OrderStreamRelay(
                     orders.Select(o => (o.Type, new OutgoingEvent(o.EventId, o.Type, o.ToJson()))).ToList(), ct);
             }
         }
-        await _redis.ScriptEvaluateAsync(AckScript, [keys.Stream], [.. ids]);
+        await Redis.ScriptEvaluateAsync(AckScript, [keys.Stream], [.. ids]);
         return entries.Length;
     }
 
