@@ -87,6 +87,8 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.Contains("# TYPE process_cpu_seconds_total counter\n", text);
         Assert.Contains("# TYPE process_resident_memory_bytes gauge\n", text);
         Assert.Contains("dotnet_gc_collections_total{generation=\"gen0\"}", text);
+        Assert.Contains("dotnet_gc_pause_time_seconds_total ", text);
+        Assert.Contains("dotnet_monitor_lock_contentions_total ", text);
     }
 
     [Fact]

@@ -17,6 +17,10 @@ sealed class RuntimeMetrics
         meter.CreateObservableCounter("dotnet.gc.collections", () =>
             new[] { 0, 1, 2 }.Select(g => new Measurement<long>(GC.CollectionCount(g), new KeyValuePair<string, object?>("generation", "gen" + g))),
             description: "Garbage collections by generation.");
+        meter.CreateObservableCounter("dotnet.gc.pause.time", () => GC.GetTotalPauseDuration().TotalSeconds, "s",
+            "Time the process was paused for garbage collection.");
+        meter.CreateObservableCounter("dotnet.monitor.lock_contentions", () => Monitor.LockContentionCount,
+            description: "Times a thread had to wait for a lock held by another.");
         meter.CreateObservableGauge("dotnet.threadpool.threads", () => (long)ThreadPool.ThreadCount, description: "Thread pool threads.");
         meter.CreateObservableGauge("dotnet.threadpool.queue_length", () => ThreadPool.PendingWorkItemCount, description: "Work items waiting for the thread pool.");
     }
