@@ -43,7 +43,7 @@ down:
 
 # One program run: HTTP ceiling vs order path per stock gate, and the outbox drain; see docs/benchmarks.md.
 bench:
-	scripts/bench.sh
+	scripts/bench.sh $(ARGS)
 
 # The FlashSale CRD, generated from the operator's C# types (a test fails when the committed files differ).
 crds:

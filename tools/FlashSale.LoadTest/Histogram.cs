@@ -29,6 +29,17 @@ public sealed class Histogram
         while (micros > (max = Interlocked.Read(ref _maxMicros)) && Interlocked.CompareExchange(ref _maxMicros, micros, max) != max) { }
     }
 
+    /// <summary>Adds another histogram's samples (e.g. several rounds of one measurement).</summary>
+    public void Add(Histogram other)
+    {
+        for (var i = 0; i < Buckets; i++) Interlocked.Add(ref _counts[i], Interlocked.Read(ref other._counts[i]));
+        Interlocked.Add(ref _count, other.Count);
+        Interlocked.Add(ref _sumMicros, Interlocked.Read(ref other._sumMicros));
+        var theirs = Interlocked.Read(ref other._maxMicros);
+        long max;
+        while (theirs > (max = Interlocked.Read(ref _maxMicros)) && Interlocked.CompareExchange(ref _maxMicros, theirs, max) != max) { }
+    }
+
     /// <summary>The latency (ms) at or below which <paramref name="percentile"/> % of the samples fall (bucket upper bound, capped at max).</summary>
     public double PercentileMs(double percentile)
     {

@@ -21,6 +21,8 @@ public sealed class LoadResult(string name)
 {
     public string Name { get; } = name;
     public Histogram Latency { get; } = new();
+    /// <summary>Open loop only: how late the client sent each request after its due time (its own scheduling, not the server).</summary>
+    public Histogram SendLateness { get; } = new();
     public ConcurrentDictionary<string, long> Answers { get; } = new();
     public TimeSpan Elapsed { get; set; }
     long _accepted, _errors;
@@ -29,6 +31,22 @@ public sealed class LoadResult(string name)
     public long Errors => Interlocked.Read(ref _errors);
     public long Completed => Latency.Count;
     public double RequestsPerSecond => Elapsed.TotalSeconds > 0 ? Completed / Elapsed.TotalSeconds : 0;
+
+    /// <summary>Several runs of one measurement as one: answers and histograms added, wall times summed.</summary>
+    public static LoadResult Combine(string name, IReadOnlyCollection<LoadResult> runs)
+    {
+        var all = new LoadResult(name);
+        foreach (var r in runs)
+        {
+            all.Latency.Add(r.Latency);
+            all.SendLateness.Add(r.SendLateness);
+            foreach (var (answer, n) in r.Answers) all.Answers.AddOrUpdate(answer, n, (_, m) => m + n);
+            all._accepted += r.Accepted;
+            all._errors += r.Errors;
+            all.Elapsed += r.Elapsed;
+        }
+        return all;
+    }
 
     internal void Add(string answer, bool accepted, bool error, TimeSpan latency)
     {
@@ -91,39 +109,33 @@ public static class LoadRunner
     }
 
     /// <summary>
-    /// Requests leave on a fixed schedule whatever the server does; latency is measured from the scheduled time, so a slow
-    /// server is not hidden by the client waiting (coordinated omission).
+    /// Open loop over a fixed number of connections (as wrk2 does): request i is due at start + i/rate and is sent by worker
+    /// i mod N as soon as that worker is free, so at most N requests are in flight. Latency is measured from the due time, not
+    /// the send time, so a server that falls behind shows it in the percentiles instead of slowing the client down
+    /// (coordinated omission).
     /// </summary>
     static async Task RunOpenLoopAsync(HttpClient client, LoadPlan plan, double rate, LoadResult result, long started, CancellationToken stop)
     {
-        long inflight = 0;
-        var maxInflight = Math.Max(plan.Connections * 8, 1024);
-        long next = 0;
-        var tickFrequency = (double)Stopwatch.Frequency;
-        while (!stop.IsCancellationRequested)
+        var n = plan.Connections;
+        var ticksPerRequest = Stopwatch.Frequency / rate;
+        var workers = Enumerable.Range(0, n).Select(async w =>
         {
-            var due = (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * rate);
-            if (plan.Total is { } total) due = Math.Min(due, total);
-            for (; next < due; next++)
+            await Task.Yield();
+            for (long i = w; !stop.IsCancellationRequested; i += n)
             {
-                var scheduled = started + (long)(next / rate * tickFrequency);
-                if (Interlocked.Read(ref inflight) >= maxInflight)
+                if (plan.Total is { } total && i >= total) break;
+                var due = started + (long)(i * ticksPerRequest);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero)
                 {
-                    result.Add("ERR client backlog full", accepted: false, error: true, Stopwatch.GetElapsedTime(scheduled));
-                    continue;
+                    try { await Task.Delay(wait, stop); }
+                    catch (OperationCanceledException) { break; }
                 }
-                Interlocked.Increment(ref inflight);
-                var i = next;
-                _ = Task.Run(async () =>
-                {
-                    try { await SendAsync(client, plan, i, scheduled, result); }
-                    finally { Interlocked.Decrement(ref inflight); }
-                });
+                result.SendLateness.Record(Stopwatch.GetElapsedTime(due));
+                await SendAsync(client, plan, i, due, result);
             }
-            if (plan.Total is { } t && next >= t) break;
-            await Task.Delay(1, CancellationToken.None);
-        }
-        while (Interlocked.Read(ref inflight) > 0) await Task.Delay(5, CancellationToken.None);
+        }).ToArray();
+        await Task.WhenAll(workers);
     }
 
     static async Task SendAsync(HttpClient client, LoadPlan plan, long i, long scheduled, LoadResult result)

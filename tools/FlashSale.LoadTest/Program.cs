@@ -19,9 +19,13 @@ const string Usage = """
                demo flash sale: burst of buyers, wait for the outbox to drain, audit; exit 1 if the audit fails
       load     --url URL [--path /healthz/live] [--method GET] [--body JSON] [--header 'K: V'] [--idempotency]
                [--connections 256] [--duration 10s | --total N] [--rate REQ_PER_S] [--json FILE]
-               generic closed-loop (or open-loop with --rate) load
-      bench    [--duration 10s] [--connections 256] [--buyers 10000] [--drain-orders 200000] [--json FILE] ...
-               HTTP ceiling vs order path with each stock gate, and the outbox drain rate (see docs/benchmarks.md)
+               generic closed-loop load (or open loop with --rate: request i due at i/rate, at most --connections in flight,
+               latency from the due time)
+      bench    [--duration 10s] [--warmup 10s] [--rounds 3] [--connections 256] [--buyers 10000] [--drain-orders 200000] [--paced-rate REQ_PER_S]
+               [--gates redis,redis-relay-off,postgres-row-lock,postgres-optimistic] [--json FILE] ...
+               HTTP ceiling vs order path with each stock gate (closed loop; the ceiling alternates with the first gate in rounds),
+               the redis gate again open loop below saturation,
+               and the outbox drain rate (see docs/benchmarks.md)
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

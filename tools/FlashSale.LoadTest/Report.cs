@@ -55,6 +55,12 @@ public static class Report
             max = Math.Round(r.Latency.MaxMs, 3),
             mean = Math.Round(r.Latency.MeanMs, 3),
         },
+        clientSendLatenessMs = r.SendLateness.Count == 0 ? null : new
+        {
+            p50 = Math.Round(r.SendLateness.PercentileMs(50), 3),
+            p99 = Math.Round(r.SendLateness.PercentileMs(99), 3),
+            max = Math.Round(r.SendLateness.MaxMs, 3),
+        },
         answers = r.Answers.OrderByDescending(a => a.Value).ToDictionary(a => a.Key, a => a.Value),
     };
 

@@ -22,7 +22,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         var info = new ProcessStartInfo("/bin/sh", ["-c", "exec dotnet \"$0\" >\"$1\" 2>&1", Path.GetFullPath(dll), log]) { UseShellExecute = false };
         info.Environment["ASPNETCORE_URLS"] = url.ToString().TrimEnd('/');
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        info.Environment["DOTNET_gcServer"] = "1";
+        // Server GC, as the services' SDK default, unless the caller's environment chooses otherwise (GC experiments).
+        if (Environment.GetEnvironmentVariable("DOTNET_gcServer") is null) info.Environment["DOTNET_gcServer"] = "1";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         foreach (var (k, v) in settings) info.Environment[k] = v;
