@@ -230,6 +230,7 @@ public static class Bench
 
         foreach (var k in sales) await store.DeleteAsync(k);
         await mux.GetDatabase().KeyDeleteAsync(SaleKeys.Registry(ns));
+        await DeleteRowsAsync(postgres, ns);
         Console.WriteLine(failed ? "  RESULT: FAILED (oversold or inconsistent audit)" : "  RESULT: OK (nothing oversold, audits consistent)");
         return failed ? 1 : 0;
     }
@@ -253,6 +254,30 @@ public static class Bench
             }
             await Task.Delay(200);
         }
+    }
+
+    /// <summary>
+    /// Deletes the bench namespace's rows from PostgreSQL (hundreds of thousands of unpaid orders per run): left behind they
+    /// grew the shared database by millions of rows that every later run's queries and the expiry sweep had to step over.
+    /// </summary>
+    static async Task DeleteRowsAsync(string postgres, string ns)
+    {
+        var sw = Stopwatch.StartNew();
+        await using var db = NpgsqlDataSource.Create(postgres);
+        long rows = 0;
+        foreach (var sql in new[]
+        {
+            "DELETE FROM orders.orders WHERE namespace = @ns", "DELETE FROM orders.gate_stock WHERE namespace = @ns",
+            "DELETE FROM orders.gate_purchases WHERE namespace = @ns", "DELETE FROM orders.gate_idempotency WHERE namespace = @ns",
+            "DELETE FROM orders.outbox WHERE exchange LIKE 'flashsale.' || @ns || '.%'", "DELETE FROM stock.products WHERE namespace = @ns",
+        })
+        {
+            await using var cmd = db.CreateCommand(sql);
+            cmd.Parameters.AddWithValue("ns", ns);
+            cmd.CommandTimeout = 300;
+            rows += await cmd.ExecuteNonQueryAsync();
+        }
+        Console.WriteLine($"   deleted the bench's {rows} rows from PostgreSQL in {sw.Elapsed.TotalSeconds:F1}s");
     }
 
     static string Short(string gate) => gate switch { "postgres-row-lock" => "rowlock", "postgres-optimistic" => "optimistic", "redis-relay-off" => "norelay", _ => gate };
