@@ -10,12 +10,6 @@ using StackExchange.Redis;
 namespace FlashSale.Orders.Relay;
 
 /// <summary>
-/// Drains each sale's order stream (the outbox of the Redis gate) into PostgreSQL and RabbitMQ:
-/// read a batch through the consumer group -> one INSERT ... ON CONFLICT DO NOTHING -> publish order.reserved with
-/// confirms -> XACK + XDEL. Every step is idempotent, so entries left pending by a crash anywhere (this replica or a dead
-/// one) are claimed again with XAUTOCLAIM and yield each order exactly once in PostgreSQL. Runs safely in every replica.
-/// </summary>
-/// <summary>
 /// The relay's own Redis connection: a batch read of up to a thousand stream entries is a large reply, and on the shared
 /// multiplexer every order's EVALSHA answer would queue behind it (one socket, read in order). Disposed with the host.
 /// </summary>
@@ -32,6 +26,12 @@ public sealed class RelayRedis(IConfiguration configuration) : IDisposable
     }
 }
 
+/// <summary>
+/// Drains each sale's order stream (the outbox of the Redis gate) into PostgreSQL and RabbitMQ:
+/// read a batch through the consumer group -> one INSERT ... ON CONFLICT DO NOTHING -> publish order.reserved with
+/// confirms -> XACK + XDEL. Every step is idempotent, so entries left pending by a crash anywhere (this replica or a dead
+/// one) are claimed again with XAUTOCLAIM and yield each order exactly once in PostgreSQL. Runs safely in every replica.
+/// </summary>
 public sealed class OrderStreamRelay(
     RelayRedis relayRedis,
     SaleCatalog catalog,
