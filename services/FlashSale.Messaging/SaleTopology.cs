@@ -28,6 +28,9 @@ public sealed partial class SaleTopology
     public string Sale { get; }
     public string Prefix { get; }
 
+    /// <summary>What the exchange (and every queue) name of each sale of a namespace starts with.</summary>
+    public static string NamespacePrefix(string @namespace) => $"flashsale.{@namespace}.";
+
     public string Exchange => Prefix;
     public string DeadLetterExchange => $"{Prefix}.dlx";
     public string StockQueue => $"{Prefix}.stock";

@@ -1,6 +1,7 @@
 using FlashSale.Messaging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using RabbitMQ.Client.Exceptions;
 
 namespace FlashSale.Orders.Relay;
 
@@ -35,29 +36,73 @@ public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publish
         }
     }
 
+    /// <summary>
+    /// Publishes up to <paramref name="batchSize"/> of this namespace's unpublished events, exchange by exchange. Confirmed
+    /// events are marked published; events whose exchange does not exist are parked (with the broker's answer) so that they
+    /// stop blocking the queue; anything else stays for the next attempt and the call throws after committing the rest.
+    /// </summary>
     public async Task<int> PublishBatchAsync(int batchSize, CancellationToken ct)
     {
         await using var c = await db.OpenConnectionAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         var rows = new List<(string Id, string Exchange, string RoutingKey, byte[] Payload)>();
+        // Only this namespace's events: another namespace's sales are another deployment's to publish (or gone).
         await using (var select = new NpgsqlCommand("""
             SELECT event_id, exchange, routing_key, payload FROM orders.outbox
-            WHERE published_at IS NULL ORDER BY created_at LIMIT @n FOR UPDATE SKIP LOCKED
+            WHERE published_at IS NULL AND parked_at IS NULL AND starts_with(exchange, @prefix)
+            ORDER BY created_at LIMIT @n FOR UPDATE SKIP LOCKED
             """, c, tx))
         {
+            select.Parameters.AddWithValue("prefix", SaleTopology.NamespacePrefix(options.Value.Namespace));
             select.Parameters.AddWithValue("n", batchSize);
             await using var reader = await select.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3]));
         }
         if (rows.Count == 0) return 0;
+        var published = new List<string>(rows.Count);
+        EventPublishException? retry = null;
         foreach (var group in rows.GroupBy(r => r.Exchange))
-            await publisher.PublishBatchAsync(group.Key, group.Select(r => (r.RoutingKey, new OutgoingEvent(r.Id, r.RoutingKey, r.Payload))).ToList(), ct);
-        await using (var update = new NpgsqlCommand("UPDATE orders.outbox SET published_at = now() WHERE event_id = ANY(@ids)", c, tx))
         {
-            update.Parameters.AddWithValue("ids", rows.Select(r => r.Id).ToArray());
+            var ids = group.Select(r => r.Id).ToList();
+            try
+            {
+                await publisher.PublishBatchAsync(group.Key, group.Select(r => (r.RoutingKey, new OutgoingEvent(r.Id, r.RoutingKey, r.Payload))).ToList(), ct);
+                published.AddRange(ids);
+            }
+            catch (EventPublishException e) when (MissingExchange(e) is { } answer)
+            {
+                logger.LogError("Parking {Count} outbox event(s) for {Exchange}: the exchange does not exist ({Answer}); they are kept in orders.outbox",
+                    ids.Count, group.Key, answer);
+                await using var park = new NpgsqlCommand("UPDATE orders.outbox SET parked_at = now(), last_error = @error WHERE event_id = ANY(@ids)", c, tx);
+                park.Parameters.AddWithValue("error", answer);
+                park.Parameters.AddWithValue("ids", ids.ToArray());
+                await park.ExecuteNonQueryAsync(ct);
+            }
+            catch (EventPublishException e)
+            {
+                retry ??= e;
+                published.AddRange(ids.Except(e.FailedMessageIds)); // confirmed before the failure
+            }
+        }
+        if (published.Count > 0)
+        {
+            await using var update = new NpgsqlCommand("UPDATE orders.outbox SET published_at = now() WHERE event_id = ANY(@ids)", c, tx);
+            update.Parameters.AddWithValue("ids", published.ToArray());
             await update.ExecuteNonQueryAsync(ct);
         }
         await tx.CommitAsync(ct);
+        if (retry is not null) throw retry;
         return rows.Count;
+    }
+
+    /// <summary>The broker's answer when the publish failed because the exchange does not exist (channel closed with 404).</summary>
+    static string? MissingExchange(EventPublishException e)
+    {
+        for (Exception? x = e.InnerException; x is not null; x = x.InnerException)
+        {
+            if (x is OperationInterruptedException { ShutdownReason: { ReplyCode: 404 } reason }) return reason.ReplyText;
+            if (x.Message.Contains("NOT_FOUND - no exchange", StringComparison.Ordinal)) return x.Message;
+        }
+        return null;
     }
 }
