@@ -67,6 +67,7 @@ public sealed class OrderStreamRelay(
         var salesAt = 0L;
         var lastClaim = 0L;
         var failures = 0;
+        var backoff = new Dictionary<string, (int Failures, long RetryAt)>();
         while (!ct.IsCancellationRequested)
         {
             try
@@ -80,18 +81,33 @@ public sealed class OrderStreamRelay(
                 var claim = Stopwatch.GetElapsedTime(lastClaim) > o.ClaimInterval;
                 foreach (var sale in sales)
                 {
+                    // One sale failing (e.g. its exchange is missing) must not hold up the others: it backs off on its own.
+                    if (backoff.TryGetValue(sale, out var b) && Stopwatch.GetTimestamp() < b.RetryAt) continue;
                     var keys = new SaleKeys(ns, sale);
-                    await EnsureGroupAsync(keys);
-                    var entries = await Redis.StreamReadGroupAsync(keys.Stream, Group, consumer, StreamPosition.NewMessages, o.BatchSize);
-                    if (entries.Length > 0) moved += await ProcessAsync(ns, sale, keys, entries, ct);
-                    if (claim)
+                    try
                     {
-                        var claimed = await Redis.StreamAutoClaimAsync(keys.Stream, Group, consumer, (long)o.ClaimIdle.TotalMilliseconds, "0-0", o.BatchSize);
-                        if (claimed.ClaimedEntries.Length > 0)
+                        await EnsureGroupAsync(keys);
+                        var entries = await Redis.StreamReadGroupAsync(keys.Stream, Group, consumer, StreamPosition.NewMessages, o.BatchSize);
+                        if (entries.Length > 0) moved += await ProcessAsync(ns, sale, keys, entries, ct);
+                        if (claim)
                         {
-                            logger.LogInformation("Claimed {Count} pending order entries of sale {Sale}", claimed.ClaimedEntries.Length, sale);
-                            moved += await ProcessAsync(ns, sale, keys, claimed.ClaimedEntries, ct);
+                            var claimed = await Redis.StreamAutoClaimAsync(keys.Stream, Group, consumer, (long)o.ClaimIdle.TotalMilliseconds, "0-0", o.BatchSize);
+                            if (claimed.ClaimedEntries.Length > 0)
+                            {
+                                logger.LogInformation("Claimed {Count} pending order entries of sale {Sale}", claimed.ClaimedEntries.Length, sale);
+                                moved += await ProcessAsync(ns, sale, keys, claimed.ClaimedEntries, ct);
+                            }
                         }
+                        backoff.Remove(sale);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                    {
+                        var saleFailures = b.Failures + 1;
+                        var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(saleFailures, 6))));
+                        backoff[sale] = (saleFailures, Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency));
+                        lock (_groups) _groups.Remove(keys.Tag);
+                        logger.LogWarning(e, "Relaying sale {Sale} failed ({Failures} in a row); the other sales go on, this one again in {Delay}",
+                            sale, saleFailures, delay);
                     }
                 }
                 if (claim) lastClaim = Stopwatch.GetTimestamp();
