@@ -75,7 +75,10 @@ static class JwtSetup
                         if (!keys.FetchesKeys) return; // inline keys only: nothing to fetch, no need to read the kid
                         string? header = context.Request.Headers.Authorization;
                         if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return;
-                        await keys.EnsureKeyAsync(ReadKeyId(header["Bearer ".Length..].Trim()), context.HttpContext.RequestAborted);
+                        var token = header["Bearer ".Length..].Trim();
+                        // A token validated a moment ago was signed by a known key: no need to parse it for its kid again.
+                        if (handler.IsRemembered(token)) return;
+                        await keys.EnsureKeyAsync(ReadKeyId(token), context.HttpContext.RequestAborted);
                     },
                     OnTokenValidated = context =>
                     {

@@ -48,6 +48,10 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>True when this exact token was validated and its entry has not lapsed (its signing key needs no lookup).</summary>
+    public bool IsRemembered(string token) =>
+        _capacity > 0 && _entries.TryGetValue(token, out var entry) && _time.GetUtcNow() < entry.Until;
+
     public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
     {
         var now = _time.GetUtcNow();

@@ -36,6 +36,8 @@ public sealed class TokenCacheTests
         Assert.True(first.IsValid);
         Assert.True(second.IsValid);
         Assert.Equal((1L, 1L), (handler.Misses, handler.Hits));
+        Assert.True(handler.IsRemembered(token));
+        Assert.False(handler.IsRemembered(_signer.Mint(Guid.NewGuid())));
         Assert.Equal(id.ToString(), second.ClaimsIdentity.FindFirst("sub")?.Value);
         Assert.NotSame(first.ClaimsIdentity, second.ClaimsIdentity);
         second.ClaimsIdentity.AddClaim(new Claim("role", "admin"));
@@ -67,6 +69,7 @@ public sealed class TokenCacheTests
         Assert.Equal(1L, handler.Hits);
         _clock.Now = DateTimeOffset.UtcNow.AddSeconds(3);
         await Task.Delay(TimeSpan.FromSeconds(3)); // the real clock too, so that full validation sees it expired
+        Assert.False(handler.IsRemembered(token));
         var after = await handler.ValidateTokenAsync(token, Parameters());
         Assert.False(after.IsValid);
         Assert.IsType<SecurityTokenExpiredException>(after.Exception);
