@@ -4,6 +4,7 @@ using FlashSale.Messaging;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Operator.Runtime;
+using FlashSale.Sales;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
@@ -51,12 +52,7 @@ public static class OperatorHost
                 : new KubernetesClientConfiguration { Host = new Uri(host), AccessToken = config["Kubernetes:Token"], SkipTlsVerify = config.GetValue("Kubernetes:SkipTlsVerify", false) };
             return new KubernetesClient(configuration, clientOptions);
         });
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ =>
-        {
-            var redis = ConfigurationOptions.Parse(config["ConnectionStrings:Redis"] ?? throw new InvalidOperationException("Configuration value 'ConnectionStrings:Redis' is missing"));
-            redis.AbortOnConnectFail = false;
-            return ConnectionMultiplexer.Connect(redis);
-        });
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => RedisRegistration.Connect(config, clientName: "flashsale-operator"));
         builder.Services.AddOptions<RabbitMqOptions>().Configure(o =>
         {
             o.ConnectionString = config["ConnectionStrings:RabbitMq"] ?? throw new InvalidOperationException("Configuration value 'ConnectionStrings:RabbitMq' is missing");

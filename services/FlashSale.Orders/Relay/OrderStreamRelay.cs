@@ -42,7 +42,7 @@ public sealed class OrderStreamRelay(
     ILogger<OrderStreamRelay> logger) : BackgroundService
 {
     public const string Group = "relay";
-    static readonly string AckScript = "redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)); return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))";
+    static readonly RedisScript AckScript = new("redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)); return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))");
 
     SaleStore Store => relayRedis.Store;
     IDatabase Redis => relayRedis.Store.Redis.GetDatabase();
@@ -163,7 +163,7 @@ public sealed class OrderStreamRelay(
                     orders.Select(o => (o.Type, new OutgoingEvent(o.EventId, o.Type, o.ToJson()))).ToList(), ct);
             }
         }
-        await Redis.ScriptEvaluateAsync(AckScript, [keys.Stream], [.. ids]);
+        await AckScript.EvaluateAsync(Redis, [keys.Stream], [.. ids]);
         return entries.Length;
     }
 
