@@ -161,7 +161,7 @@ public static class Bench
                 result = LoadResult.Combine($"order path, {gate}", runs);
             }
             else result = await RunAsync($"order path, {gate}", orders.Url, connections, duration, Order);
-            var rewroteDuring = await QuietRedisAsync(mux) != rewrites ? "; Redis rewrote its AOF during the run" : "";
+            var rewroteDuring = await RewriteNoteAsync(mux, rewrites);
             var paced = new List<(double Rate, LoadResult Load, string Note)>();
             if (gate == "redis")
             {
@@ -170,7 +170,7 @@ public static class Bench
                 {
                     rewrites = await QuietRedisAsync(mux);
                     var load = await LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate));
-                    paced.Add((rate, load, await QuietRedisAsync(mux) != rewrites ? "; Redis rewrote its AOF during the run" : ""));
+                    paced.Add((rate, load, await RewriteNoteAsync(mux, rewrites)));
                 }
             }
             var audit = relayOff
@@ -255,6 +255,10 @@ public static class Bench
             await Task.Delay(200);
         }
     }
+
+    /// <summary>A note for a run's row when Redis rewrote its AOF since <paramref name="rewritesBefore"/> (waiting until it is done).</summary>
+    static async Task<string> RewriteNoteAsync(IConnectionMultiplexer mux, long rewritesBefore) =>
+        await QuietRedisAsync(mux) != rewritesBefore ? "; Redis rewrote its AOF during the run" : "";
 
     /// <summary>
     /// Deletes the bench namespace's rows from PostgreSQL (hundreds of thousands of unpaid orders per run): left behind they
