@@ -50,7 +50,7 @@ public sealed class TokenMinter
 /// </summary>
 public static class Bench
 {
-    sealed record Row(string Name, LoadResult? Load, long Oversold, bool? Consistent, string Note, double? Rate = null);
+    sealed record Row(string Name, LoadResult? Load, long Oversold, bool? Consistent, string Note, double? Rate = null, CpuSampler.Usage? Cpu = null);
 
     public static async Task<int> RunAsync(Args a)
     {
@@ -95,6 +95,22 @@ public static class Bench
 
         using var mux = await ConnectionMultiplexer.ConnectAsync(redis + ",abortConnect=false,allowAdmin=true"); // admin: INFO persistence
         var store = new SaleStore(mux);
+        // CPU per request by process (Linux /proc): the orders process of the gate being measured, Redis (when it runs on this
+        // machine), every PostgreSQL process, and this load generator; "machine" is the whole VM.
+        var ordersPid = 0;
+        var redisPid = await LocalRedisPidAsync(mux);
+        var cpu = new CpuSampler([
+            new("orders", () => ordersPid > 0 ? [ordersPid] : []),
+            new("redis", () => redisPid is { } p ? [p] : []),
+            new("postgres", () => CpuSampler.ByName("postgres")),
+            new("client", () => [Environment.ProcessId]),
+        ]);
+        async Task<(LoadResult Load, CpuSampler.Usage? Cpu)> MeasuredAsync(Func<Task<LoadResult>> run)
+        {
+            var before = cpu.Take();
+            var load = await run();
+            return (load, CpuSampler.Between(before, cpu.Take(), load.Elapsed));
+        }
         var common = new Dictionary<string, string>
         {
             ["ConnectionStrings__Postgres"] = postgres,
@@ -128,6 +144,7 @@ public static class Bench
             if (relayOff) settings["Orders__Relay__Enabled"] = "false";
             await using var orders = ServiceProcess.Start($"orders-{gate}", ordersDll, basePort + g, settings, logs);
             await orders.WaitReadyAsync(TimeSpan.FromSeconds(60));
+            ordersPid = orders.Pid;
 
             var body = Encoding.UTF8.GetBytes("""{"sku":"item","quantity":1}""");
             var path = $"/api/sales/{saleName}/orders";
@@ -144,33 +161,37 @@ public static class Bench
             await RunAsync("warm-up", orders.Url, connections, warmup, Order);
             var rewrites = await QuietRedisAsync(mux);
             LoadResult result;
+            CpuSampler.Usage? resultCpu;
             if (g == 0)
             {
                 // The ceiling and the first gate alternate in rounds, so that both see the same share of whatever else this
                 // machine is doing at the time (the ceiling alone moved between 26k and 52k req/s from one run to the next).
-                var ceilings = new List<LoadResult>();
-                var runs = new List<LoadResult>();
+                var ceilings = new List<(LoadResult Load, CpuSampler.Usage? Cpu)>();
+                var runs = new List<(LoadResult Load, CpuSampler.Usage? Cpu)>();
                 for (var r = 1; r <= rounds; r++)
                 {
-                    ceilings.Add(await RunAsync($"http ceiling {r}/{rounds}", orders.Url, connections, duration, Live));
-                    runs.Add(await RunAsync($"order path, {gate} {r}/{rounds}", orders.Url, connections, duration, Order));
-                    roundRatios.Add(runs[^1].RequestsPerSecond / ceilings[^1].RequestsPerSecond);
+                    ceilings.Add(await MeasuredAsync(() => RunAsync($"http ceiling {r}/{rounds}", orders.Url, connections, duration, Live)));
+                    runs.Add(await MeasuredAsync(() => RunAsync($"order path, {gate} {r}/{rounds}", orders.Url, connections, duration, Order)));
+                    roundRatios.Add(runs[^1].Load.RequestsPerSecond / ceilings[^1].Load.RequestsPerSecond);
                 }
-                rows.Add(new Row("HTTP ceiling (GET /healthz/live)", LoadResult.Combine("http ceiling", ceilings), 0, null,
-                    $"orders service, gate {gate}; {rounds} rounds of {duration.TotalSeconds:F0}s alternating with the next row"));
-                result = LoadResult.Combine($"order path, {gate}", runs);
+                rows.Add(new Row("HTTP ceiling (GET /healthz/live)", LoadResult.Combine("http ceiling", [.. ceilings.Select(c => c.Load)]), 0, null,
+                    $"orders service, gate {gate}; {rounds} rounds of {duration.TotalSeconds:F0}s alternating with the next row",
+                    Cpu: CpuSampler.Usage.Sum(ceilings.Select(c => c.Cpu))));
+                result = LoadResult.Combine($"order path, {gate}", [.. runs.Select(c => c.Load)]);
+                resultCpu = CpuSampler.Usage.Sum(runs.Select(c => c.Cpu));
             }
-            else result = await RunAsync($"order path, {gate}", orders.Url, connections, duration, Order);
+            else (result, resultCpu) = await MeasuredAsync(() => RunAsync($"order path, {gate}", orders.Url, connections, duration, Order));
             var rewroteDuring = await RewriteNoteAsync(mux, rewrites);
-            var paced = new List<(double Rate, LoadResult Load, string Note)>();
+            var paced = new List<(double Rate, LoadResult Load, CpuSampler.Usage? Cpu, string Note)>();
             if (gate == "redis")
             {
                 var rates = pacedRates ?? [.. new[] { 4, 2 }.Select(d => Math.Max(100, Math.Floor(result.RequestsPerSecond / d / 100) * 100))];
                 foreach (var rate in rates)
                 {
                     rewrites = await QuietRedisAsync(mux);
-                    var load = await LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate));
-                    paced.Add((rate, load, await RewriteNoteAsync(mux, rewrites)));
+                    var (load, usage) = await MeasuredAsync(() =>
+                        LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate)));
+                    paced.Add((rate, load, usage, await RewriteNoteAsync(mux, rewrites)));
                 }
             }
             var audit = relayOff
@@ -179,15 +200,15 @@ public static class Bench
             Console.WriteLine($"   audit {gate}: sold {audit.Sold}, orders in PostgreSQL {audit.OrdersInPostgres}, oversold {audit.Oversold}, consistent {audit.Consistent}");
             failed |= audit.Oversold > 0 || !audit.Consistent;
             rows.Add(new Row(relayOff ? "order path, gate redis, relay paused" : $"order path, gate {gate}", result, audit.Oversold, audit.Consistent,
-                (relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold") + rewroteDuring));
-            foreach (var (rate, load, note) in paced)
+                (relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold") + rewroteDuring, Cpu: resultCpu));
+            foreach (var (rate, load, usage, note) in paced)
                 rows.Add(new Row($"order path, gate redis, open loop at {rate:F0} req/s", load, audit.Oversold, audit.Consistent,
-                    $"latency from each request's due time; the client itself sent p99 {Report.F(load.SendLateness.PercentileMs(99), 1)} ms late" + note));
+                    $"latency from each request's due time; the client itself sent p99 {Report.F(load.SendLateness.PercentileMs(99), 1)} ms late" + note, Cpu: usage));
             // Its undrained stream must not reach the relay of the drain measurement.
             if (relayOff) await store.DeleteAsync(new SaleKeys(ns, saleName));
         }
 
-        var drain = await MeasureDrainAsync(store, postgres, ns, stamp, drainOrders, ordersDll, basePort + 8, common, logs, sales);
+        var drain = await MeasureDrainAsync(store, postgres, ns, stamp, drainOrders, ordersDll, basePort + 8, common, logs, sales, cpu, pid => ordersPid = pid);
         rows.Add(drain);
 
         Console.WriteLine();
@@ -198,6 +219,7 @@ public static class Bench
                    l.Accepted.ToString(), l.Errors.ToString(), r.Consistent is null ? "-" : r.Oversold.ToString(), r.Note]
                 : [r.Name, r.Rate is { } rate ? Report.F(rate, 0) + " orders/s" : "-", "-", "-", "-", "-", "-", "-", r.Note]);
         Console.WriteLine(Report.Table(table));
+        if (rows.Any(r => r.Cpu is not null)) Console.WriteLine(CpuTable(rows, cpu.GroupNames));
         double Rps(string name) => rows.FirstOrDefault(r => r.Name == name || (name == "HTTP ceiling" && r.Name.StartsWith(name, StringComparison.Ordinal)))?.Load?.RequestsPerSecond ?? double.NaN;
         var redisRps = Rps("order path, gate redis");
         var ratios = new Dictionary<string, double>
@@ -224,7 +246,15 @@ public static class Bench
         {
             machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
             connections, durationSeconds = duration.TotalSeconds, buyers = buyerCount, stock,
-            runs = rows.Select(r => new { r.Name, load = r.Load is null ? null : Report.Summary(r.Load), r.Oversold, r.Consistent, ordersPerSecond = r.Rate is { } x ? Math.Round(x) : (double?)null, r.Note }),
+            runs = rows.Select(r => new
+            {
+                r.Name, load = r.Load is null ? null : Report.Summary(r.Load), r.Oversold, r.Consistent, ordersPerSecond = r.Rate is { } x ? Math.Round(x) : (double?)null, r.Note,
+                cpuMicrosPerRequest = r.Cpu is { } u && Units(r) is var n and > 0
+                    ? new[] { "machine" }.Concat(cpu.GroupNames).ToDictionary(gname => gname, gname => Math.Round(u.MicrosPer(gname, n), 1))
+                    : null,
+                machineBusyShare = r.Cpu is { } b ? Math.Round(b.MachineBusyShare, 3) : (double?)null,
+                stealShare = r.Cpu is { } st ? Math.Round(st.StealShare, 3) : (double?)null,
+            }),
             ratios = ratios.ToDictionary(r => r.Key, r => double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : (double?)null),
         });
 
@@ -284,6 +314,38 @@ public static class Bench
         Console.WriteLine($"   deleted the bench's {rows} rows from PostgreSQL in {sw.Elapsed.TotalSeconds:F1}s");
     }
 
+    /// <summary>Requests of a load row, or orders of the drain row: what CPU time is divided by.</summary>
+    static long Units(Row r) => r.Load?.Completed ?? (r.Rate is not null && r.Cpu is not null ? (long)Math.Round(r.Rate.Value * r.Cpu.Seconds) : 0);
+
+    /// <summary>CPU microseconds per request (per order for the drain) by process, with the machine's busy and stolen shares.</summary>
+    static string CpuTable(List<Row> rows, IReadOnlyList<string> groups)
+    {
+        var table = new List<string[]> { new[] { "CPU us per request", "machine" }.Concat(groups).Concat(["other", "busy", "steal"]).ToArray() };
+        foreach (var r in rows)
+        {
+            if (r.Cpu is not { } u || Units(r) is not (> 0 and var n)) continue;
+            var known = groups.Sum(g => u.MicrosPer(g, n));
+            table.Add([r.Name, Report.F(u.MicrosPer("machine", n)), .. groups.Select(g => Report.F(u.MicrosPer(g, n))),
+                Report.F(u.MicrosPer("machine", n) - known), Report.F(100 * u.MachineBusyShare, 0) + " %", Report.F(100 * u.StealShare, 0) + " %"]);
+        }
+        return Report.Table(table) +
+            "  (CPU time from /proc over each run: machine = the whole VM's busy time, other = machine minus the named processes " +
+            "(stock service, RabbitMQ, kernel soft interrupts); busy = share of all cores in use; steal = time the hypervisor gave to other guests)\n";
+    }
+
+    /// <summary>The pid of the Redis server when it runs on this machine (INFO's process_id names a local redis-server), else null.</summary>
+    static async Task<int?> LocalRedisPidAsync(IConnectionMultiplexer mux)
+    {
+        try
+        {
+            var info = (await mux.GetServer(mux.GetEndPoints()[0]).InfoAsync("server")).SelectMany(g => g).ToDictionary(kv => kv.Key, kv => kv.Value);
+            if (!int.TryParse(info.GetValueOrDefault("process_id"), out var pid)) return null;
+            var comm = File.Exists($"/proc/{pid}/comm") ? File.ReadAllText($"/proc/{pid}/comm").Trim() : "";
+            return comm.StartsWith("redis-server", StringComparison.Ordinal) ? pid : null;
+        }
+        catch (Exception e) when (e is RedisException or IOException) { return null; }
+    }
+
     static string Short(string gate) => gate switch { "postgres-row-lock" => "rowlock", "postgres-optimistic" => "optimistic", "redis-relay-off" => "norelay", _ => gate };
 
     static Task<LoadResult> RunAsync(string name, Uri url, int connections, TimeSpan duration, Func<long, HttpRequestMessage> request) =>
@@ -294,7 +356,7 @@ public static class Bench
     /// for this sale), then starts a relay-enabled orders process and times how fast PostgreSQL fills up.
     /// </summary>
     static async Task<Row> MeasureDrainAsync(SaleStore store, string postgres, string ns, string stamp, int n, string ordersDll, int port,
-        Dictionary<string, string> common, string logs, List<SaleKeys> sales)
+        Dictionary<string, string> common, string logs, List<SaleKeys> sales, CpuSampler cpu, Action<int> measuring)
     {
         var saleName = $"drain-{stamp}";
         var sale = new SaleDefinition(ns, saleName, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(2), TimeSpan.FromMinutes(15),
@@ -328,25 +390,28 @@ public static class Bench
         var settings = new Dictionary<string, string>(common) { ["Orders__Relay__Enabled"] = "true" };
         var started = Stopwatch.StartNew();
         await using var relay = ServiceProcess.Start("orders-relay", ordersDll, port, settings, logs);
+        measuring(relay.Pid);
         TimeSpan? firstAt = null;
+        CpuSampler.Snapshot? cpuAtFirst = null;
         long firstCount = 0, count = 0;
         var deadline = TimeSpan.FromSeconds(300);
         while (started.Elapsed < deadline)
         {
             count = await CountAsync();
-            if (count > 0 && firstAt is null) (firstAt, firstCount) = (started.Elapsed, count);
+            if (count > 0 && firstAt is null) (firstAt, firstCount, cpuAtFirst) = (started.Elapsed, count, cpu.Take());
             Console.Error.Write($"\r  [drain] {started.Elapsed.TotalSeconds,5:F1}s  {count}/{n} orders in PostgreSQL   ");
             if (count >= n) break;
             await Task.Delay(50);
         }
         Console.Error.WriteLine();
         var total = started.Elapsed;
+        var cpuAtEnd = cpu.Take();
         if (count < n || firstAt is null)
             return new Row("outbox drain -> PostgreSQL", null, 0, null, $"outbox drain: only {count}/{n} orders reached PostgreSQL in {deadline.TotalSeconds:F0}s");
         var window = total - firstAt.Value;
         var rate = (n - firstCount) / Math.Max(window.TotalSeconds, 0.001);
         Console.WriteLine($"   outbox drain: {n} orders into PostgreSQL at {rate:F0} orders/s (first row {firstAt.Value.TotalSeconds:F1}s after the " +
             $"relay process started, all in {total.TotalSeconds:F1}s including start-up; relay workers and batch size at their defaults, publishing off)");
-        return new Row("outbox drain -> PostgreSQL", null, 0, null, $"{n} orders, publishing off", rate);
+        return new Row("outbox drain -> PostgreSQL", null, 0, null, $"{n} orders, publishing off", rate, CpuSampler.Between(cpuAtFirst, cpuAtEnd, window));
     }
 }

@@ -9,6 +9,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     public string Name { get; }
     public Uri Url { get; }
     public string LogFile { get; }
+    public int Pid => _process.Id;
 
     ServiceProcess(string name, Uri url, string logFile, Process process) => (Name, Url, LogFile, _process) = (name, url, logFile, process);
 
