@@ -41,18 +41,15 @@ public static class Infra
         }
     }
 
-    /// <summary>Creates an empty database for one fixture and returns its connection string (isolates test classes).</summary>
+    /// <summary>
+    /// Creates an empty database for one fixture and returns its connection string (isolates test classes). A later test process
+    /// drops it once this one has exited (or it is older than <see cref="TestDatabases.MaxAge"/>); see <see cref="TestDatabases"/>,
+    /// which also lists the allowed <paramref name="prefix"/>es.
+    /// </summary>
     public static async Task<string> CreateDatabaseAsync(string prefix)
     {
         await RequireAsync(redis: false, rabbitMq: false);
-        var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 33, 63)].ToLowerInvariant();
-        await using (var conn = new NpgsqlConnection(Postgres))
-        {
-            await conn.OpenAsync();
-            await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", conn);
-            await cmd.ExecuteNonQueryAsync();
-        }
-        return new NpgsqlConnectionStringBuilder(Postgres) { Database = name }.ConnectionString;
+        return await TestDatabases.CreateAsync(prefix);
     }
 
     static string FindRepoRoot()
