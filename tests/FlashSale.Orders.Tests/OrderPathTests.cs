@@ -82,11 +82,20 @@ public class OrderPathTests : IAsyncLifetime
         var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
         {
             using var r = await http.SendAsync(Buyers.Order(sale.Name, "item", 2, token, "same-key"));
-            return (r.StatusCode, r.Headers.Location?.ToString(), await r.Content.ReadAsStringAsync());
+            return (r.StatusCode, r.Headers.Location?.ToString(), await r.Content.ReadAsStringAsync(), r.Content.Headers.ContentLength,
+                r.Content.Headers.ContentType?.MediaType, r.Headers.TransferEncodingChunked);
         }));
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.Accepted, a.StatusCode));
         Assert.Single(answers.Select(a => a.Item2).Distinct());
         Assert.Single(answers.Select(a => a.Item3).Distinct());
+        // The answer: JSON sent with its length (not chunked), naming the order the Location points at.
+        var accepted = JsonDocument.Parse(answers[0].Item3).RootElement;
+        Assert.Equal($"/api/orders/{accepted.GetProperty("orderId").GetGuid()}", answers[0].Item2);
+        Assert.Equal("RESERVED", accepted.GetProperty("status").GetString());
+        Assert.Equal(2, accepted.GetProperty("quantity").GetInt32());
+        Assert.All(answers, a => Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(a.Item3), a.Item4));
+        Assert.All(answers, a => Assert.Equal("application/json", a.Item5));
+        Assert.All(answers, a => Assert.NotEqual(true, a.Item6));
         await _world.WaitForOrdersAsync(sale.Name, 1);
 
         using var mismatch = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, token, "same-key"));

@@ -44,7 +44,7 @@ public static class OrdersApi
         return app;
     }
 
-    public static async Task<Results<Accepted<OrderAccepted>, ProblemHttpResult>> PlaceOrderAsync(
+    public static async Task<Results<SizedJsonResult<OrderAccepted>, ProblemHttpResult>> PlaceOrderAsync(
         string sale,
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         PlaceOrderRequest? body,
@@ -74,8 +74,8 @@ public static class OrdersApi
         var result = await s.Gate.ReserveAsync(request, ct);
         s.Metrics.Answer(s.Gate.Name, result.Reason ?? result.Outcome.ToString().ToUpperInvariant());
         if (result.Outcome is ReserveOutcome.Accepted or ReserveOutcome.Replayed)
-            return TypedResults.Accepted($"/api/orders/{result.OrderId}",
-                new OrderAccepted(result.OrderId, "RESERVED", sale, request.Sku, request.Quantity));
+            return SizedJson.Accepted($"/api/orders/{result.OrderId}",
+                new OrderAccepted(result.OrderId, "RESERVED", sale, request.Sku, request.Quantity), OrdersJsonContext.Default.OrderAccepted);
         return result.Reason switch
         {
             Reasons.SoldOut => Problems.ReasonProblem(409, Reasons.SoldOut, "Sold out", $"Not enough '{request.Sku}' left for this order."),
