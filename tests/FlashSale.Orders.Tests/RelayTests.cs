@@ -39,4 +39,44 @@ public class RelayTests
         // In PostgreSQL, published, acknowledged and deleted from the stream, at the relay's usual pace.
         await w.WaitForOrdersAsync(healthy.Name, 20, timeout: TimeSpan.FromSeconds(2));
     }
+
+    [Fact]
+    public async Task AnOrderAlreadyInPostgresThatArrivesAgainAsANewEntryIsSkippedAndTheRestOfItsBatchIsWritten()
+    {
+        await using var w = await SaleWorld.CreateAsync();
+        var sale = await w.NewSaleAsync();
+        var keys = new SaleKeys(w.Namespace, sale.Name);
+        async Task ReserveAsync(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var r = await w.Store.ReserveAsync(keys, Guid.NewGuid(), "item", 1, Guid.CreateVersion7(), Guid.NewGuid().ToString(), TimeSpan.FromHours(1));
+                Assert.Equal(ReserveOutcome.Accepted, r.Outcome);
+            }
+        }
+        await ReserveAsync(5);
+        await using (var first = w.StartOrders()) await w.WaitForOrdersAsync(sale.Name, 5);
+
+        // With no relay running, one of those orders comes back as a fresh stream entry (as after a consumer group was lost and
+        // the stream read again) between three new orders, so one batch holds all four.
+        await using (var cmd = w.Db.CreateCommand("SELECT order_id, user_id, idempotency_key, created_at FROM orders.orders WHERE namespace = @ns AND sale = @sale LIMIT 1"))
+        {
+            cmd.Parameters.AddWithValue("ns", w.Namespace);
+            cmd.Parameters.AddWithValue("sale", sale.Name);
+            await using var row = await cmd.ExecuteReaderAsync();
+            Assert.True(await row.ReadAsync());
+            await ReserveAsync(1);
+            await w.Mux.GetDatabase().StreamAddAsync(keys.Stream, [
+                new("id", row.GetGuid(0).ToString()), new("user", row.GetGuid(1).ToString("N")), new("sku", "item"), new("qty", 1),
+                new("price", "10"), new("key", row.GetString(2)), new("ts", new DateTimeOffset(row.GetDateTime(3)).ToUnixTimeMilliseconds()), new("email", ""),
+            ]);
+            await ReserveAsync(2);
+        }
+        Assert.Equal(4, await w.Mux.GetDatabase().StreamLengthAsync(keys.Stream));
+
+        // A batch that failed on the repeated order would stay pending until claimed again after ClaimIdle; with a ClaimIdle
+        // beyond the wait, the batch itself must skip the order already there and write the three new ones.
+        await using var orders = w.StartOrders(tweak: s => s["Orders:Relay:ClaimIdle"] = "00:05:00");
+        await w.WaitForOrdersAsync(sale.Name, 8, timeout: TimeSpan.FromSeconds(20));
+    }
 }
