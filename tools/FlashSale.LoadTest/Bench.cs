@@ -90,6 +90,7 @@ public static class Bench
         var sw = Stopwatch.StartNew();
         var tokens = new string[buyerCount];
         Parallel.For(0, buyerCount, i => tokens[i] = minter.Mint(Guid.CreateVersion7(), $"bench-{i}"));
+        var bearers = tokens.Select(Requests.Bearer).ToArray();
         var admin = minter.Mint(Guid.CreateVersion7(), "bench-admin", admin: true);
         Console.WriteLine($"   minted {buyerCount} buyer tokens in {sw.Elapsed.TotalSeconds:F1}s");
 
@@ -98,6 +99,9 @@ public static class Bench
         // CPU per request by process (Linux /proc): the orders process of the gate being measured, Redis (when it runs on this
         // machine), every PostgreSQL process, and this load generator; "machine" is the whole VM.
         var ordersPid = 0;
+        // Redis's own time per command over the first gate's order-path runs (INFO commandstats, before and after each run).
+        var redisPerOrder = new Dictionary<string, (long Calls, long Usec)>();
+        long redisOrders = 0;
         var redisPid = await LocalRedisPidAsync(mux);
         var cpu = new CpuSampler([
             new("orders", () => ordersPid > 0 ? [ordersPid] : []),
@@ -147,16 +151,10 @@ public static class Bench
             ordersPid = orders.Pid;
 
             var body = Encoding.UTF8.GetBytes("""{"sku":"item","quantity":1}""");
-            var path = $"/api/sales/{saleName}/orders";
-            HttpRequestMessage Order(long i)
-            {
-                var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens[i % tokens.Length]);
-                request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
-                return request;
-            }
-            static HttpRequestMessage Live(long _) => new(HttpMethod.Get, "/healthz/live");
+            var orderUri = new Uri(orders.Url, $"/api/sales/{saleName}/orders");
+            var liveUri = new Uri(orders.Url, "/healthz/live");
+            HttpRequestMessage Order(long i) => Requests.JsonPost(orderUri, body, bearers[i % bearers.Length], Requests.NewIdempotencyKey());
+            HttpRequestMessage Live(long _) => new(HttpMethod.Get, liveUri);
             if (g == 0) await RunAsync("warm-up", orders.Url, connections, warmup, Live);
             await RunAsync("warm-up", orders.Url, connections, warmup, Order);
             var rewrites = await QuietRedisAsync(mux);
@@ -171,7 +169,15 @@ public static class Bench
                 for (var r = 1; r <= rounds; r++)
                 {
                     ceilings.Add(await MeasuredAsync(() => RunAsync($"http ceiling {r}/{rounds}", orders.Url, connections, duration, Live)));
+                    var statsBefore = await CommandStatsAsync(mux);
                     runs.Add(await MeasuredAsync(() => RunAsync($"order path, {gate} {r}/{rounds}", orders.Url, connections, duration, Order)));
+                    foreach (var (command, (calls, usec)) in await CommandStatsAsync(mux))
+                    {
+                        var (c0, u0) = statsBefore.GetValueOrDefault(command);
+                        var (c, u) = redisPerOrder.GetValueOrDefault(command);
+                        redisPerOrder[command] = (c + calls - c0, u + usec - u0);
+                    }
+                    redisOrders += runs[^1].Load.Completed;
                     roundRatios.Add(runs[^1].Load.RequestsPerSecond / ceilings[^1].Load.RequestsPerSecond);
                 }
                 rows.Add(new Row("HTTP ceiling (GET /healthz/live)", LoadResult.Combine("http ceiling", [.. ceilings.Select(c => c.Load)]), 0, null,
@@ -182,16 +188,17 @@ public static class Bench
             }
             else (result, resultCpu) = await MeasuredAsync(() => RunAsync($"order path, {gate}", orders.Url, connections, duration, Order));
             var rewroteDuring = await RewriteNoteAsync(mux, rewrites);
-            var paced = new List<(double Rate, LoadResult Load, CpuSampler.Usage? Cpu, string Note)>();
+            var paced = new List<(double Rate, LoadResult Load, string Note)>();
             if (gate == "redis")
             {
                 var rates = pacedRates ?? [.. new[] { 4, 2 }.Select(d => Math.Max(100, Math.Floor(result.RequestsPerSecond / d / 100) * 100))];
                 foreach (var rate in rates)
                 {
                     rewrites = await QuietRedisAsync(mux);
-                    var (load, usage) = await MeasuredAsync(() =>
-                        LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate)));
-                    paced.Add((rate, load, usage, await RewriteNoteAsync(mux, rewrites)));
+                    // No CPU split for these: below saturation, work that the generator's timers start on the kernel's tick is
+                    // over-charged by the tick-sampled per-process times (the processes added up to more than the machine's busy time).
+                    var load = await LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate));
+                    paced.Add((rate, load, await RewriteNoteAsync(mux, rewrites)));
                 }
             }
             var audit = relayOff
@@ -201,9 +208,9 @@ public static class Bench
             failed |= audit.Oversold > 0 || !audit.Consistent;
             rows.Add(new Row(relayOff ? "order path, gate redis, relay paused" : $"order path, gate {gate}", result, audit.Oversold, audit.Consistent,
                 (relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold") + rewroteDuring, Cpu: resultCpu));
-            foreach (var (rate, load, usage, note) in paced)
+            foreach (var (rate, load, note) in paced)
                 rows.Add(new Row($"order path, gate redis, open loop at {rate:F0} req/s", load, audit.Oversold, audit.Consistent,
-                    $"latency from each request's due time; the client itself sent p99 {Report.F(load.SendLateness.PercentileMs(99), 1)} ms late" + note, Cpu: usage));
+                    $"latency from each request's due time; the client itself sent p99 {Report.F(load.SendLateness.PercentileMs(99), 1)} ms late" + note));
             // Its undrained stream must not reach the relay of the drain measurement.
             if (relayOff) await store.DeleteAsync(new SaleKeys(ns, saleName));
         }
@@ -220,6 +227,11 @@ public static class Bench
                 : [r.Name, r.Rate is { } rate ? Report.F(rate, 0) + " orders/s" : "-", "-", "-", "-", "-", "-", "-", r.Note]);
         Console.WriteLine(Report.Table(table));
         if (rows.Any(r => r.Cpu is not null)) Console.WriteLine(CpuTable(rows, cpu.GroupNames));
+        if (redisOrders > 0 && redisPerOrder.Values.Any(v => v.Usec > 0))
+            Console.WriteLine($"  Redis time per request of the {gates[0]} order path (INFO commandstats: time inside each command, including any time " +
+                "Redis lost its core to another process; EVALSHA includes the calls its script makes): " +
+                string.Join(", ", redisPerOrder.Where(kv => kv.Value.Usec > 0).OrderByDescending(kv => kv.Value.Usec)
+                    .Select(kv => $"{kv.Key} {Report.F((double)kv.Value.Usec / redisOrders, 2)} us ({Report.F((double)kv.Value.Calls / redisOrders, 3)} calls)")) + "\n");
         double Rps(string name) => rows.FirstOrDefault(r => r.Name == name || (name == "HTTP ceiling" && r.Name.StartsWith(name, StringComparison.Ordinal)))?.Load?.RequestsPerSecond ?? double.NaN;
         var redisRps = Rps("order path, gate redis");
         var ratios = new Dictionary<string, double>
@@ -330,7 +342,22 @@ public static class Bench
         }
         return Report.Table(table) +
             "  (CPU time from /proc over each run: machine = the whole VM's busy time, other = machine minus the named processes " +
-            "(stock service, RabbitMQ, kernel soft interrupts); busy = share of all cores in use; steal = time the hypervisor gave to other guests)\n";
+            "(stock service, RabbitMQ, kernel soft interrupts); busy = share of all cores in use; steal = time the hypervisor gave to other guests; " +
+            "open-loop runs are left out: below saturation the tick-sampled process times over-charge timer-driven work)\n";
+    }
+
+    /// <summary>Calls and microseconds per command since the server started (INFO commandstats), by lower-case command name.</summary>
+    static async Task<Dictionary<string, (long Calls, long Usec)>> CommandStatsAsync(IConnectionMultiplexer mux)
+    {
+        var stats = new Dictionary<string, (long, long)>();
+        foreach (var (key, value) in (await mux.GetServer(mux.GetEndPoints()[0]).InfoAsync("commandstats")).SelectMany(g => g))
+        {
+            if (!key.StartsWith("cmdstat_", StringComparison.Ordinal)) continue;
+            var fields = value.Split(',').Select(f => f.Split('=')).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1]);
+            if (long.TryParse(fields.GetValueOrDefault("calls"), out var calls) && long.TryParse(fields.GetValueOrDefault("usec"), out var usec))
+                stats[key["cmdstat_".Length..]] = (calls, usec);
+        }
+        return stats;
     }
 
     /// <summary>The pid of the Redis server when it runs on this machine (INFO's process_id names a local redis-server), else null.</summary>

@@ -87,7 +87,7 @@ static async Task<int> LoadAsync(Args a)
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
         if (header is not null && header.IndexOf(':') is > 0 and var colon) request.Headers.TryAddWithoutValidation(header[..colon].Trim(), header[(colon + 1)..].Trim());
-        if (idempotency) request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
+        if (idempotency) request.Headers.TryAddWithoutValidation("Idempotency-Key", Requests.NewIdempotencyKey());
         return request;
     }
     var result = await LoadRunner.RunAsync(new LoadPlan("load", url, connections, NewRequest, duration, total, rate));

@@ -142,20 +142,17 @@ public static class SaleCommands
         // Bodies are built once; each attempt picks a buyer and a product at random and gets its own idempotency key.
         var bodies = view.Products.Select(p => Encoding.UTF8.GetBytes($$"""{"sku":"{{p.Sku}}","quantity":1}""")).ToArray();
         var weights = view.Products.Select(p => (double)p.Stock / totalStock).ToArray();
-        var path = $"/api/sales/{saleName}/orders";
+        var orderUri = new Uri(ordersUrl, $"/api/sales/{saleName}/orders");
+        var bearers = pool.Select(b => Requests.Bearer(b.Token)).ToArray();
         var baseSeed = seed;
         HttpRequestMessage NewRequest(long i)
         {
             var rnd = new Random(unchecked(baseSeed + (int)i * 7919));
-            var buyer = pool[rnd.Next(pool.Length)];
+            var buyer = rnd.Next(pool.Length);
             var x = rnd.NextDouble();
             var product = 0;
             for (; product < weights.Length - 1 && x >= weights[product]; product++) x -= weights[product];
-            var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(bodies[product]) };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", buyer.Token);
-            request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString("N"));
-            return request;
+            return Requests.JsonPost(orderUri, bodies[product], bearers[buyer], Requests.NewIdempotencyKey());
         }
 
         // Warm up connections on an endpoint that does not touch the sale, then wait for the opening like buyers refreshing a page.
