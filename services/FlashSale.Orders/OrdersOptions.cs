@@ -68,6 +68,7 @@ public sealed class OrdersMetrics
     readonly Counter<long> _answers;
     readonly Counter<long> _relayed;
     readonly Histogram<double> _relayInsert;
+    readonly Counter<long> _outboxParked;
 
     public OrdersMetrics(IMeterFactory meters)
     {
@@ -75,9 +76,13 @@ public sealed class OrdersMetrics
         _answers = meter.CreateCounter<long>("flashsale.orders.answers", description: "Order requests answered, by gate and outcome reason");
         _relayed = meter.CreateCounter<long>("flashsale.orders.relayed", description: "Orders moved from the Redis stream into PostgreSQL");
         _relayInsert = meter.CreateHistogram<double>("flashsale.orders.relay.insert.duration", unit: "s", description: "Time to write one relay batch into PostgreSQL");
+        _outboxParked = meter.CreateCounter<long>("flashsale.orders.outbox.parked",
+            description: "Outbox events parked because their exchange no longer exists (kept in orders.outbox with parked_at and last_error); alert on any increase");
     }
 
     public void Answer(string gate, string outcome) => _answers.Add(1, new("gate", gate), new("outcome", outcome));
+
+    public void OutboxParked(string exchange, int count) => _outboxParked.Add(count, new KeyValuePair<string, object?>("exchange", exchange));
 
     public void RelayInsert(int count, TimeSpan took)
     {

@@ -44,6 +44,15 @@ public class OutboxTests
             "SELECT count(*) FROM orders.outbox WHERE event_id LIKE 'gone-%' AND parked_at IS NOT NULL AND published_at IS NULL AND last_error LIKE '%no exchange%'"));
         Assert.Equal(1, await w.ScalarAsync(
             "SELECT count(*) FROM orders.outbox WHERE event_id LIKE 'foreign-%' AND parked_at IS NULL AND published_at IS NULL"));
+        // Parking is visible to the platform team, not only in a log line: a counter by exchange on /metrics.
+        using (var http = new HttpClient { BaseAddress = host.BaseAddress })
+        {
+            var metrics = await http.GetStringAsync("/metrics");
+            var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("flashsale_orders_outbox_parked_total{", StringComparison.Ordinal)
+                && l.Contains($"exchange=\"{SaleTopology.NamespacePrefix(w.Namespace)}gone\"", StringComparison.Ordinal));
+            Assert.True(line is not null, "no parked-events counter for the gone exchange on /metrics:\n" + metrics);
+            Assert.Equal(3, double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
+        }
 
         // The live events really are in the sale's stock queue (bound to order.reserved), each once.
         await using var connection = await new ConnectionFactory { Uri = new Uri(w.RabbitMq) }.CreateConnectionAsync();

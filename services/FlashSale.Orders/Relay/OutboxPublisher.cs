@@ -10,7 +10,8 @@ namespace FlashSale.Orders.Relay;
 /// order.reserved, payment's order.paid, expiry's order.expired). Rows stay unpublished until the broker confirmed them,
 /// so anything lost to a crash or a broker outage is republished; consumers dedupe by event id.
 /// </summary>
-public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publisher, IOptions<OrdersOptions> options, ILogger<OutboxPublisher> logger) : BackgroundService
+public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publisher, IOptions<OrdersOptions> options, OrdersMetrics metrics,
+    ILogger<OutboxPublisher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -60,6 +61,7 @@ public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publish
         }
         if (rows.Count == 0) return 0;
         var published = new List<string>(rows.Count);
+        var parked = new List<(string Exchange, int Count)>();
         EventPublishException? retry = null;
         foreach (var group in rows.GroupBy(r => r.Exchange))
         {
@@ -77,6 +79,7 @@ public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publish
                 park.Parameters.AddWithValue("error", answer);
                 park.Parameters.AddWithValue("ids", ids.ToArray());
                 await park.ExecuteNonQueryAsync(ct);
+                parked.Add((group.Key, ids.Count));
             }
             catch (EventPublishException e)
             {
@@ -91,6 +94,7 @@ public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publish
             await update.ExecuteNonQueryAsync(ct);
         }
         await tx.CommitAsync(ct);
+        foreach (var (exchange, count) in parked) metrics.OutboxParked(exchange, count);
         if (retry is not null) throw retry;
         return rows.Count;
     }
