@@ -19,6 +19,7 @@ public sealed class SaleKeys
         Initial = p + "initial";
         Limit = p + "limit";
         Price = p + "price";
+        Names = p + "names";
         Reserved = p + "reserved";
         Released = p + "released";
         ReleasedOrders = p + "released-orders";
@@ -37,6 +38,8 @@ public sealed class SaleKeys
     public RedisKey Initial { get; }
     public RedisKey Limit { get; }
     public RedisKey Price { get; }
+    /// <summary>Hash sku -> the product's display name (as declared in spec.products).</summary>
+    public RedisKey Names { get; }
     /// <summary>Hash sku -> units ever reserved (accepted orders).</summary>
     public RedisKey Reserved { get; }
     /// <summary>Hash sku -> units returned to stock by expired orders.</summary>
@@ -53,5 +56,5 @@ public sealed class SaleKeys
     /// <summary>Not hash-tagged: the set of sale names of a namespace, written by preload and read by relays.</summary>
     public static RedisKey Registry(string @namespace) => "fs:sales:" + @namespace;
 
-    public RedisKey[] All => [Meta, Remaining, Initial, Limit, Price, Reserved, Released, ReleasedOrders, Bought, Stream];
+    public RedisKey[] All => [Meta, Remaining, Initial, Limit, Price, Names, Reserved, Released, ReleasedOrders, Bought, Stream];
 }

@@ -26,6 +26,9 @@ public readonly record struct ReserveResult(ReserveOutcome Outcome, Guid OrderId
 
 public sealed record ProductStock(string Sku, long Initial, long Remaining, long Reserved, long Released, int PerUserLimit, decimal Price)
 {
+    /// <summary>The display name declared for the product (the sku for sales preloaded before names were kept).</summary>
+    public string Name { get; init; } = Sku;
+
     /// <summary>Units held by orders that were not released.</summary>
     public long Sold => Reserved - Released;
 }
@@ -78,10 +81,10 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         };
         foreach (var p in sale.Products)
         {
-            args.Add(p.Sku); args.Add(p.Stock); args.Add(p.PerUserLimit); args.Add(p.Price.ToString(CultureInfo.InvariantCulture));
+            args.Add(p.Sku); args.Add(p.Stock); args.Add(p.PerUserLimit); args.Add(p.Price.ToString(CultureInfo.InvariantCulture)); args.Add(p.Name);
         }
         var result = (RedisResult[])(await PreloadScript.EvaluateAsync(_db,
-            [k.Meta, k.Remaining, k.Initial, k.Limit, k.Price, k.Reserved, k.Released, SaleKeys.Registry(sale.Namespace)], [.. args]))!;
+            [k.Meta, k.Remaining, k.Initial, k.Limit, k.Price, k.Reserved, k.Released, SaleKeys.Registry(sale.Namespace), k.Names], [.. args]))!;
         if ((string)result[0]! == "ERR")
             throw new StockBelowSoldException((string)result[2]!, long.Parse((string)result[3]!), long.Parse((string)result[4]!));
         return await GetStockAsync(k);
@@ -140,9 +143,11 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         var released = batch.HashGetAllAsync(k.Released);
         var limit = batch.HashGetAllAsync(k.Limit);
         var price = batch.HashGetAllAsync(k.Price);
+        var names = batch.HashGetAllAsync(k.Names);
         batch.Execute();
         static Dictionary<string, string> Map(HashEntry[] e) => e.ToDictionary(x => (string)x.Name!, x => (string)x.Value!);
         var (i, r, s, rel, l, p) = (Map(await initial), Map(await remaining), Map(await reserved), Map(await released), Map(await limit), Map(await price));
+        var n = Map(await names);
         return i.Keys
             .Order(StringComparer.Ordinal)
             .Select(sku => new ProductStock(sku,
@@ -151,7 +156,7 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
                 long.Parse(s.GetValueOrDefault(sku, "0")),
                 long.Parse(rel.GetValueOrDefault(sku, "0")),
                 int.Parse(l.GetValueOrDefault(sku, "1")),
-                decimal.Parse(p.GetValueOrDefault(sku, "0"), CultureInfo.InvariantCulture)))
+                decimal.Parse(p.GetValueOrDefault(sku, "0"), CultureInfo.InvariantCulture)) { Name = n.GetValueOrDefault(sku, sku) })
             .ToList();
     }
 

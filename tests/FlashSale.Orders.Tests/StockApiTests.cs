@@ -26,6 +26,7 @@ public class StockApiTests : IAsyncLifetime
         Assert.Equal("LIVE", view.GetProperty("status").GetString());
         var product = view.GetProperty("products")[0];
         Assert.Equal((7, 4), (product.GetProperty("stock").GetInt64(), product.GetProperty("remaining").GetInt64()));
+        Assert.Equal(("item", "Item"), (product.GetProperty("sku").GetString(), product.GetProperty("name").GetString()));
         Assert.Equal(4, JsonDocument.Parse(await http.GetStringAsync($"/api/sales/{sale.Name}/products/item")).RootElement.GetProperty("remaining").GetInt64());
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/api/sales/{sale.Name}/products/nope")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/sales/no-such-sale/products")).StatusCode);

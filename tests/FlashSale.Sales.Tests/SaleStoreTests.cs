@@ -40,6 +40,10 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>
         Assert.Equal(10, p1.Initial);
         Assert.Equal(9, p1.Remaining);
         Assert.Equal(1, p1.Sold);
+        Assert.Equal(["P1", "P2"], again.Select(p => p.Name));
+        // A renamed product keeps its stock and sales and shows its new name.
+        var renamed = await fx.Store.PreloadAsync(sale with { Products = [sale.Products[0] with { Name = "Console X" }, sale.Products[1]] });
+        Assert.Equal(("Console X", 9L), (renamed.Single(p => p.Sku == "p1").Name, renamed.Single(p => p.Sku == "p1").Remaining));
     }
 
     [Fact]

@@ -1,12 +1,12 @@
 -- Preloads (or updates) one sale. Idempotent; never overwrites a running sale:
 -- a higher stock adds the difference, a lower one is accepted only down to what is already sold.
--- KEYS: 1 meta, 2 remaining, 3 initial, 4 limit, 5 price, 6 reserved, 7 released, 8 registry (set of sales)
--- ARGV: 1 sale id, 2 starts_at_ms, 3 ends_at_ms, 4 payment_timeout_ms, 5 currency, 6 n, then n x (sku, stock, limit, price)
+-- KEYS: 1 meta, 2 remaining, 3 initial, 4 limit, 5 price, 6 reserved, 7 released, 8 registry (set of sales), 9 names
+-- ARGV: 1 sale id, 2 starts_at_ms, 3 ends_at_ms, 4 payment_timeout_ms, 5 currency, 6 n, then n x (sku, stock, limit, price, name)
 local n = tonumber(ARGV[6])
 -- validate everything before writing anything
 for i = 0, n - 1 do
-  local sku = ARGV[7 + i * 4]
-  local stock = tonumber(ARGV[8 + i * 4])
+  local sku = ARGV[7 + i * 5]
+  local stock = tonumber(ARGV[8 + i * 5])
   local initial = redis.call('HGET', KEYS[3], sku)
   if initial then
     local sold = tonumber(redis.call('HGET', KEYS[6], sku) or '0') - tonumber(redis.call('HGET', KEYS[7], sku) or '0')
@@ -19,8 +19,8 @@ redis.call('HSET', KEYS[1], 'starts_at_ms', ARGV[2], 'ends_at_ms', ARGV[3], 'pay
 redis.call('SADD', KEYS[8], ARGV[1])
 local out = {'OK'}
 for i = 0, n - 1 do
-  local sku = ARGV[7 + i * 4]
-  local stock = tonumber(ARGV[8 + i * 4])
+  local sku = ARGV[7 + i * 5]
+  local stock = tonumber(ARGV[8 + i * 5])
   local initial = redis.call('HGET', KEYS[3], sku)
   if not initial then
     redis.call('HSET', KEYS[3], sku, stock)
@@ -34,8 +34,9 @@ for i = 0, n - 1 do
       redis.call('HINCRBY', KEYS[2], sku, diff)
     end
   end
-  redis.call('HSET', KEYS[4], sku, ARGV[9 + i * 4])
-  redis.call('HSET', KEYS[5], sku, ARGV[10 + i * 4])
+  redis.call('HSET', KEYS[4], sku, ARGV[9 + i * 5])
+  redis.call('HSET', KEYS[5], sku, ARGV[10 + i * 5])
+  redis.call('HSET', KEYS[9], sku, ARGV[11 + i * 5])
   table.insert(out, sku)
   table.insert(out, redis.call('HGET', KEYS[3], sku))
   table.insert(out, redis.call('HGET', KEYS[2], sku))

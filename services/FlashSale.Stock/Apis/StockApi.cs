@@ -95,7 +95,7 @@ public static class StockApi
         if (state is null) return null;
         var now = DateTimeOffset.UtcNow;
         var stock = await store.GetStockAsync(keys);
-        var products = stock.Select(p => new ProductView(p.Sku, p.Sku, p.Price, state.Currency, p.Initial, p.Remaining, p.PerUserLimit, p.Remaining == 0)).ToList();
+        var products = stock.Select(p => new ProductView(p.Sku, p.Name, p.Price, state.Currency, p.Initial, p.Remaining, p.PerUserLimit, p.Remaining == 0)).ToList();
         var status = now < state.StartsAt ? "SCHEDULED" : now >= state.EndsAt ? "ENDED" : products.All(p => p.SoldOut) ? "SOLD_OUT" : "LIVE";
         return new SaleView(sale, state.StartsAt, state.EndsAt, status, products);
     }
