@@ -10,6 +10,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapOrdersApi();
 app.MapPaymentApi();
+app.MapOutboxAdminApi();
 app.Run();
 
 public partial class Program;

@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using FlashSale.Messaging;
 using FlashSale.TestSupport;
 using RabbitMQ.Client;
@@ -20,7 +23,7 @@ public class OutboxTests
     }
 
     [Fact]
-    public async Task EventsOfAVanishedExchangeAreParkedAndNoLongerBlockTheOthersAndAnotherNamespacesAreLeftAlone()
+    public async Task EventsOfAVanishedExchangeAreParkedWithoutBlockingOthersOrOtherNamespacesAndAnAdminRequeuesThem()
     {
         await using var w = await SaleWorld.CreateAsync();
         var sale = await w.NewSaleAsync();
@@ -59,5 +62,41 @@ public class OutboxTests
         await using var channel = await connection.CreateChannelAsync();
         var ok = await channel.QueueDeclarePassiveAsync($"{topology.Prefix}.stock");
         Assert.Equal(5u, ok.MessageCount);
+
+        // An admin sees the parked events by exchange (this namespace's only) and, once the exchange exists again, hands them
+        // back to the publisher, which now publishes them.
+        var gone = $"{SaleTopology.NamespacePrefix(w.Namespace)}gone";
+        using var admin = host.Client();
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", TestTokens.Mint(Guid.NewGuid(), admin: true));
+        var parked = JsonDocument.Parse(await admin.GetStringAsync("/api/admin/outbox/parked")).RootElement.GetProperty("exchanges");
+        var only = Assert.Single(parked.EnumerateArray());
+        Assert.Equal((gone, 3), (only.GetProperty("exchange").GetString(), only.GetProperty("events").GetInt32()));
+        Assert.Contains("no exchange", only.GetProperty("lastError").GetString());
+
+        using var buyer = host.Client();
+        buyer.DefaultRequestHeaders.Authorization = new("Bearer", TestTokens.Mint(Guid.NewGuid()));
+        Assert.Equal(HttpStatusCode.Forbidden, (await buyer.GetAsync("/api/admin/outbox/parked")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await buyer.PostAsJsonAsync("/api/admin/outbox/parked/requeue", new { exchange = gone })).StatusCode);
+        using (var missing = await admin.PostAsJsonAsync("/api/admin/outbox/parked/requeue", new { }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+            Assert.Contains("VALIDATION", await missing.Content.ReadAsStringAsync());
+        }
+        using (var other = await admin.PostAsJsonAsync("/api/admin/outbox/parked/requeue", new { exchange = $"{SaleTopology.NamespacePrefix(foreign)}other" }))
+            Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+        Assert.Equal(1, await w.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id LIKE 'foreign-%' AND parked_at IS NULL AND published_at IS NULL"));
+
+        // The exchange back (as when the sale is declared again), with a queue: the publisher sends mandatory messages.
+        await channel.ExchangeDeclareAsync(gone, ExchangeType.Topic, durable: false, autoDelete: true);
+        var back = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true);
+        await channel.QueueBindAsync(back.QueueName, gone, "#");
+        var requeued = JsonDocument.Parse(await (await admin.PostAsJsonAsync("/api/admin/outbox/parked/requeue", new { exchange = gone })).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(3, requeued.GetProperty("requeued").GetInt32());
+        await Eventually.UntilAsync(async () =>
+            await w.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id LIKE 'gone-%' AND published_at IS NOT NULL") == 3,
+            "the requeued events are published once their exchange exists");
+        Assert.Empty(JsonDocument.Parse(await admin.GetStringAsync("/api/admin/outbox/parked")).RootElement.GetProperty("exchanges").EnumerateArray());
+        Assert.Equal(3u, (await channel.QueueDeclarePassiveAsync(back.QueueName)).MessageCount);
+        await channel.ExchangeDeleteAsync(gone);
     }
 }

@@ -49,7 +49,11 @@ public static class Extensions
         services.AddSingleton<RelayRedis>();
         services.AddHostedService<OrderStreamRelay>();
         services.AddHostedService<OutboxPublisher>();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, OrdersJsonContext.Default));
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, OrdersJsonContext.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(1, OutboxAdminJsonContext.Default);
+        });
         builder.AddPaymentAndExpiry();
         return builder;
     }
