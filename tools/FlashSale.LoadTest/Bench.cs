@@ -268,6 +268,8 @@ public static class Bench
                 stealShare = r.Cpu is { } st ? Math.Round(st.StealShare, 3) : (double?)null,
             }),
             ratios = ratios.ToDictionary(r => r.Key, r => double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : (double?)null),
+            redisPerRequest = redisOrders == 0 ? null : redisPerOrder.Where(kv => kv.Value.Usec > 0).OrderByDescending(kv => kv.Value.Usec).ToDictionary(
+                kv => kv.Key, kv => new { micros = Math.Round((double)kv.Value.Usec / redisOrders, 2), calls = Math.Round((double)kv.Value.Calls / redisOrders, 4) }),
         });
 
         foreach (var k in sales) await store.DeleteAsync(k);
