@@ -23,6 +23,8 @@ namespace FlashSale.Users.Tests;
 /// </summary>
 public sealed class JwksTests : IAsyncLifetime
 {
+    // A key rotated out: no longer signs, still published and trusted until the tokens it signed have expired.
+    readonly string _retiredPem = UsersFactory.NewSigningKeyPem();
     UsersFactory _users = null!;
     HttpClient _usersClient = null!;
     WebApplication _other = null!;
@@ -33,7 +35,9 @@ public sealed class JwksTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var db = await Infra.CreateDatabaseAsync("users");
-        _users = new UsersFactory(UsersFactory.DefaultSettings(db, UsersFactory.NewSigningKeyPem()));
+        var settings = UsersFactory.DefaultSettings(db, UsersFactory.NewSigningKeyPem());
+        settings["Auth:RetiredSigningKeyPems:0"] = _retiredPem;
+        _users = new UsersFactory(settings);
         _users.UseKestrel(0);
         _users.StartServer();
         var address = _users.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -76,6 +80,30 @@ public sealed class JwksTests : IAsyncLifetime
         var response = await WhoAmIAsync(token);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(new WhoAmI(user!.Id, "root", true), await response.Content.ReadFromJsonAsync<WhoAmI>());
+    }
+
+    [Fact]
+    public async Task TokensOfARetiredKeyStayValidWhileNewOnesAreSignedWithTheCurrentKey()
+    {
+        var username = "u" + Guid.NewGuid().ToString("N")[..10];
+        var registered = await _usersClient.PostAsJsonAsync("/api/users", new { username, email = username + "@example.com", password = "password-1" });
+        var user = (await registered.Content.ReadFromJsonAsync<UserResponse>())!;
+        var retired = Security.SigningKey.FromPem(_retiredPem);
+        var old = retired.CreateToken(user.Id, username, false, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
+
+        // Published next to the signing key, and trusted by another service (through the JWKS) and by the users service itself.
+        var jwks = System.Text.Json.JsonDocument.Parse(await _usersClient.GetStringAsync("/.well-known/jwks.json")).RootElement.GetProperty("keys");
+        var current = _users.Services.GetRequiredService<Security.SigningKey>();
+        Assert.Equal([current.KeyId, retired.KeyId], jwks.EnumerateArray().Select(k => k.GetProperty("kid").GetString()));
+        Assert.Equal(HttpStatusCode.OK, (await WhoAmIAsync(old)).StatusCode);
+        using (var me = new HttpRequestMessage(HttpMethod.Get, "/api/users/me") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", old) } })
+            Assert.Equal(HttpStatusCode.OK, (await _usersClient.SendAsync(me)).StatusCode);
+
+        // A login now gets a token of the current key, never of the retired one.
+        var login = await _usersClient.PostAsJsonAsync("/api/users/login", new { username, password = "password-1" });
+        var token = (await login.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken;
+        Assert.Equal(current.KeyId, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Kid);
+        Assert.NotEqual(current.KeyId, retired.KeyId);
     }
 
     [Fact]

@@ -202,6 +202,10 @@ public static class Children
         if (service.Name == "users")
         {
             env.Add(secret("Auth__SigningKeyPem", spec.Auth.SigningKeySecretRef));
+            for (var i = 0; i < (spec.Auth.RetiredSigningKeySecretRefs?.Count ?? 0); i++)
+            {
+                env.Add(secret($"Auth__RetiredSigningKeyPems__{i}", spec.Auth.RetiredSigningKeySecretRefs![i]));
+            }
         }
         else
         {

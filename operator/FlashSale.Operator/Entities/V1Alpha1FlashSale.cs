@@ -234,6 +234,11 @@ public sealed class AuthSpec
 {
     [Required]
     public SecretKeyRef SigningKeySecretRef { get; set; } = new();
+
+    [Description("Keys rotated out of signing: still published in the users service's JWKS and trusted, so tokens they signed " +
+        "stay valid until they expire; remove them once the token lifetime has passed.")]
+    [MaxItems(5)]
+    public List<SecretKeyRef>? RetiredSigningKeySecretRefs { get; set; }
 }
 
 public sealed class IngressSpec

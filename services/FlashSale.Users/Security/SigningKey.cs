@@ -10,6 +10,12 @@ namespace FlashSale.Users.Security;
 /// <summary>
 /// The RSA key that signs tokens: <c>Auth:SigningKeyPem</c> (a PEM, e.g. from a Kubernetes Secret), or <c>Auth:SigningKeyFile</c>
 /// (generated there, mode 0600, when missing and <c>Auth:GenerateSigningKey</c> is true). Its kid is the RFC 7638 thumbprint.
+/// <para>
+/// Rotation: <c>Auth:RetiredSigningKeyPems</c> (a list; private or public key PEMs) are keys that no longer sign but are still
+/// published in the JWKS and trusted, so tokens they signed stay valid until they expire. To rotate: deploy the new key as
+/// the signing key and the old one as retired; services that fetch the JWKS learn the new kid on its first token; once the
+/// token lifetime has passed, drop the retired key.
+/// </para>
 /// </summary>
 public sealed class SigningKey
 {
@@ -18,33 +24,58 @@ public sealed class SigningKey
 
     public string KeyId { get; }
 
-    /// <summary>The public key as a JWKS document, served at /.well-known/jwks.json.</summary>
+    /// <summary>The kids of the retired keys (published and trusted, never used to sign).</summary>
+    public IReadOnlyList<string> RetiredKeyIds { get; }
+
+    /// <summary>The public keys (signing key first, then the retired ones) as a JWKS document, served at /.well-known/jwks.json.</summary>
     public string Jwks { get; }
 
-    SigningKey(RSA rsa)
+    SigningKey(RSA rsa, IReadOnlyList<RSA> retired)
     {
-        if (rsa.KeySize < 2048) throw new InvalidOperationException($"The signing key has {rsa.KeySize} bits; at least 2048 are required");
         _rsa = rsa;
-        var p = rsa.ExportParameters(false);
-        string n = Base64UrlEncoder.Encode(p.Modulus), e = Base64UrlEncoder.Encode(p.Exponent);
-        // RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
-        KeyId = Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes($$"""{"e":"{{e}}","kty":"RSA","n":"{{n}}"}""")));
-        Jwks = JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", use = "sig", alg = "RS256", kid = KeyId, n, e } } });
+        var (kid, jwk) = PublicJwk(rsa, "signing key");
+        KeyId = kid;
+        var jwks = new List<object> { jwk };
+        var retiredIds = new List<string>();
+        for (var i = 0; i < retired.Count; i++)
+        {
+            var (rkid, rjwk) = PublicJwk(retired[i], $"retired signing key {i}");
+            if (rkid == KeyId || retiredIds.Contains(rkid)) continue; // the same key twice adds nothing
+            retiredIds.Add(rkid);
+            jwks.Add(rjwk);
+        }
+        RetiredKeyIds = retiredIds;
+        Jwks = JsonSerializer.Serialize(new { keys = jwks });
         _credentials = new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = KeyId }, SecurityAlgorithms.RsaSha256);
     }
 
-    public static SigningKey FromPem(string pem)
+    static (string Kid, object Jwk) PublicJwk(RSA rsa, string what)
+    {
+        if (rsa.KeySize < 2048) throw new InvalidOperationException($"The {what} has {rsa.KeySize} bits; at least 2048 are required");
+        var p = rsa.ExportParameters(false);
+        string n = Base64UrlEncoder.Encode(p.Modulus), e = Base64UrlEncoder.Encode(p.Exponent);
+        // RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+        var kid = Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes($$"""{"e":"{{e}}","kty":"RSA","n":"{{n}}"}""")));
+        return (kid, new { kty = "RSA", use = "sig", alg = "RS256", kid, n, e });
+    }
+
+    public static SigningKey FromPem(string pem, IEnumerable<string>? retiredPems = null) =>
+        new(ImportPem(pem, "signing key"), [.. (retiredPems ?? []).Select((r, i) => ImportPem(r, $"Auth:RetiredSigningKeyPems:{i}"))]);
+
+    static RSA ImportPem(string pem, string what)
     {
         var rsa = RSA.Create();
-        rsa.ImportFromPem(pem);
-        return new SigningKey(rsa);
+        try { rsa.ImportFromPem(pem); }
+        catch (ArgumentException e) { throw new InvalidOperationException($"The {what} is not an RSA key in PEM form ({e.Message})", e); }
+        return rsa;
     }
 
     /// <param name="baseDirectory">Relative <c>Auth:SigningKeyFile</c> paths are resolved against it (the content root).</param>
     public static SigningKey Load(IConfiguration configuration, ILogger logger, string? baseDirectory = null)
     {
         var auth = configuration.GetSection("Auth");
-        if (auth["SigningKeyPem"] is { Length: > 0 } pem) return FromPem(pem);
+        var retired = auth.GetSection("RetiredSigningKeyPems").GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!).ToList();
+        if (auth["SigningKeyPem"] is { Length: > 0 } pem) return FromPem(pem, retired);
         if (auth["SigningKeyFile"] is not { Length: > 0 } file)
             throw new InvalidOperationException("Configuration value 'Auth:SigningKeyPem' is missing (or set 'Auth:SigningKeyFile')");
         var path = Path.GetFullPath(file, baseDirectory ?? Directory.GetCurrentDirectory());
@@ -54,7 +85,7 @@ public sealed class SigningKey
                 throw new InvalidOperationException($"The signing key file '{path}' (Auth:SigningKeyFile) does not exist and Auth:GenerateSigningKey is false");
             Generate(path, logger);
         }
-        return FromPem(File.ReadAllText(path));
+        return FromPem(File.ReadAllText(path), retired);
     }
 
     static void Generate(string path, ILogger logger)
