@@ -152,27 +152,27 @@ public class ReconcileTests
     }
 
     [Fact]
-    public async Task RetiredSigningKeysGoToTheUsersServiceOnlyAndAnIncompleteOneIsRefusedByName()
+    public async Task VerificationKeysGoToTheUsersServiceOnlyAndAnIncompleteOneIsRefusedByName()
     {
         await using var h = await Harness.StartAsync();
         var rotated = h.Example();
-        rotated.Spec!.Auth.RetiredSigningKeySecretRefs = [new SecretKeyRef { Name = "flashsale-signing-key-2026-10", Key = "key.pem" }];
+        rotated.Spec!.Auth.VerificationKeySecretRefs = [new SecretKeyRef { Name = "flashsale-signing-key-2026-10", Key = "key.pem" }];
         var fs = await h.CreateAsync(rotated);
         await h.ReconcileAsync(fs.Name());
 
         var users = Assert.Single(h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-users")!.Spec!.Template!.Spec!.Containers!);
-        var retired = Assert.Single(users.Env!, e => e.Name == "Auth__RetiredSigningKeyPems__0");
+        var retired = Assert.Single(users.Env!, e => e.Name == "Auth__VerificationKeyPems__0");
         Assert.Equal(("flashsale-signing-key-2026-10", "key.pem"), (retired.ValueFrom!.SecretKeyRef!.Name, retired.ValueFrom.SecretKeyRef.Key));
         var orders = Assert.Single(h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-orders")!.Spec!.Template!.Spec!.Containers!);
-        Assert.DoesNotContain(orders.Env!, e => e.Name?.StartsWith("Auth__RetiredSigningKeyPems", StringComparison.Ordinal) == true);
+        Assert.DoesNotContain(orders.Env!, e => e.Name?.StartsWith("Auth__VerificationKeyPems", StringComparison.Ordinal) == true);
 
         var incomplete = h.Example("incomplete-key");
-        incomplete.Spec!.Auth.RetiredSigningKeySecretRefs = [new SecretKeyRef { Name = "old", Key = "" }];
+        incomplete.Spec!.Auth.VerificationKeySecretRefs = [new SecretKeyRef { Name = "old", Key = "" }];
         var bad = await h.CreateAsync(incomplete);
         await h.ReconcileAsync(bad.Name());
         var degraded = (await h.GetAsync(bad.Name()))!.Status!.Conditions.Find("Degraded")!;
         Assert.Equal("InvalidSpec", degraded.Reason);
-        Assert.Contains("spec.auth.retiredSigningKeySecretRefs[0].key is required", degraded.Message);
+        Assert.Contains("spec.auth.verificationKeySecretRefs[0].key is required", degraded.Message);
     }
 
     [Fact]

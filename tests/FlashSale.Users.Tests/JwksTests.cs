@@ -23,7 +23,7 @@ namespace FlashSale.Users.Tests;
 /// </summary>
 public sealed class JwksTests : IAsyncLifetime
 {
-    // A key rotated out: no longer signs, still published and trusted until the tokens it signed have expired.
+    // A verification key (here the previous key of a rotation): no longer signs, still published and trusted.
     readonly string _retiredPem = UsersFactory.NewSigningKeyPem();
     UsersFactory _users = null!;
     HttpClient _usersClient = null!;
@@ -36,7 +36,7 @@ public sealed class JwksTests : IAsyncLifetime
     {
         var db = await Infra.CreateDatabaseAsync("users");
         var settings = UsersFactory.DefaultSettings(db, UsersFactory.NewSigningKeyPem());
-        settings["Auth:RetiredSigningKeyPems:0"] = _retiredPem;
+        settings["Auth:VerificationKeyPems:0"] = _retiredPem;
         _users = new UsersFactory(settings);
         _users.UseKestrel(0);
         _users.StartServer();

@@ -21,21 +21,21 @@ public sealed class SigningKeyTests
     }
 
     [Fact]
-    public void RetiredKeysArePublishedAfterTheSigningKeyOnceEachAndBadOnesAreRefusedByName()
+    public void VerificationKeysArePublishedAfterTheSigningKeyOnceEachAndBadOnesAreRefusedByName()
     {
         using RSA signing = RSA.Create(2048), retired = RSA.Create(2048);
         var publicOnly = retired.ExportSubjectPublicKeyInfoPem();
         var key = SigningKey.Load(Config(("Auth:SigningKeyPem", signing.ExportPkcs8PrivateKeyPem()),
-            ("Auth:RetiredSigningKeyPems:0", publicOnly), ("Auth:RetiredSigningKeyPems:1", retired.ExportPkcs8PrivateKeyPem()),
-            ("Auth:RetiredSigningKeyPems:2", signing.ExportPkcs8PrivateKeyPem())), NullLogger.Instance);
+            ("Auth:VerificationKeyPems:0", publicOnly), ("Auth:VerificationKeyPems:1", retired.ExportPkcs8PrivateKeyPem()),
+            ("Auth:VerificationKeyPems:2", signing.ExportPkcs8PrivateKeyPem())), NullLogger.Instance);
         var kids = new JsonWebKeySet(key.Jwks).Keys.Select(k => k.Kid).ToList();
         Assert.Equal([key.KeyId, SigningKey.FromPem(publicOnly).KeyId], kids);
-        Assert.Equal([kids[1]], key.RetiredKeyIds);
+        Assert.Equal([kids[1]], key.VerificationKeyIds);
         Assert.All(new JsonWebKeySet(key.Jwks).Keys, k => Assert.False(k.HasPrivateKey));
 
         var bad = Assert.Throws<InvalidOperationException>(() => SigningKey.Load(Config(("Auth:SigningKeyPem", signing.ExportPkcs8PrivateKeyPem()),
-            ("Auth:RetiredSigningKeyPems:0", "not a key")), NullLogger.Instance));
-        Assert.Contains("Auth:RetiredSigningKeyPems:0", bad.Message);
+            ("Auth:VerificationKeyPems:0", "not a key")), NullLogger.Instance));
+        Assert.Contains("Auth:VerificationKeyPems:0", bad.Message);
         using var small = RSA.Create(1024);
         Assert.Throws<InvalidOperationException>(() => SigningKey.FromPem(signing.ExportPkcs8PrivateKeyPem(), [small.ExportSubjectPublicKeyInfoPem()]));
     }

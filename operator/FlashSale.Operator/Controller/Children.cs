@@ -202,9 +202,9 @@ public static class Children
         if (service.Name == "users")
         {
             env.Add(secret("Auth__SigningKeyPem", spec.Auth.SigningKeySecretRef));
-            for (var i = 0; i < (spec.Auth.RetiredSigningKeySecretRefs?.Count ?? 0); i++)
+            for (var i = 0; i < (spec.Auth.VerificationKeySecretRefs?.Count ?? 0); i++)
             {
-                env.Add(secret($"Auth__RetiredSigningKeyPems__{i}", spec.Auth.RetiredSigningKeySecretRefs![i]));
+                env.Add(secret($"Auth__VerificationKeyPems__{i}", spec.Auth.VerificationKeySecretRefs![i]));
             }
         }
         else

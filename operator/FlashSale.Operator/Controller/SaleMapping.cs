@@ -56,9 +56,9 @@ public static class SaleMapping
         CheckSecret(errors, "spec.infrastructure.redis.secretRef", spec.Infrastructure?.Redis?.SecretRef);
         CheckSecret(errors, "spec.infrastructure.rabbitmq.secretRef", spec.Infrastructure?.RabbitMq?.SecretRef);
         CheckSecret(errors, "spec.auth.signingKeySecretRef", spec.Auth?.SigningKeySecretRef);
-        for (var i = 0; i < (spec.Auth?.RetiredSigningKeySecretRefs?.Count ?? 0); i++)
+        for (var i = 0; i < (spec.Auth?.VerificationKeySecretRefs?.Count ?? 0); i++)
         {
-            CheckSecret(errors, $"spec.auth.retiredSigningKeySecretRefs[{i}]", spec.Auth!.RetiredSigningKeySecretRefs![i]);
+            CheckSecret(errors, $"spec.auth.verificationKeySecretRefs[{i}]", spec.Auth!.VerificationKeySecretRefs![i]);
         }
 
         foreach (var service in SaleService.All)

@@ -235,10 +235,10 @@ public sealed class AuthSpec
     [Required]
     public SecretKeyRef SigningKeySecretRef { get; set; } = new();
 
-    [Description("Keys rotated out of signing: still published in the users service's JWKS and trusted, so tokens they signed " +
-        "stay valid until they expire; remove them once the token lifetime has passed.")]
+    [Description("Keys the users service publishes in its JWKS and trusts but never signs with: the next key before a rotation " +
+        "(so every service knows it before its first token) and the previous one after it (its tokens stay valid until they expire).")]
     [MaxItems(5)]
-    public List<SecretKeyRef>? RetiredSigningKeySecretRefs { get; set; }
+    public List<SecretKeyRef>? VerificationKeySecretRefs { get; set; }
 }
 
 public sealed class IngressSpec

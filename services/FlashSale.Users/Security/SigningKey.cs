@@ -11,10 +11,12 @@ namespace FlashSale.Users.Security;
 /// The RSA key that signs tokens: <c>Auth:SigningKeyPem</c> (a PEM, e.g. from a Kubernetes Secret), or <c>Auth:SigningKeyFile</c>
 /// (generated there, mode 0600, when missing and <c>Auth:GenerateSigningKey</c> is true). Its kid is the RFC 7638 thumbprint.
 /// <para>
-/// Rotation: <c>Auth:RetiredSigningKeyPems</c> (a list; private or public key PEMs) are keys that no longer sign but are still
-/// published in the JWKS and trusted, so tokens they signed stay valid until they expire. To rotate: deploy the new key as
-/// the signing key and the old one as retired; services that fetch the JWKS learn the new kid on its first token; once the
-/// token lifetime has passed, drop the retired key.
+/// Rotation: <c>Auth:VerificationKeyPems</c> (a list; private or public key PEMs) are keys published in the JWKS after the
+/// signing key and trusted, but never used to sign. In two steps: (1) add the next key there, so that every service has it
+/// (their JWKS refresh, at most <c>Auth:JwksRefreshInterval</c>) before the first token it signs; (2) make it the signing
+/// key and move the previous one there, so that tokens it signed stay valid until they expire; after the token lifetime
+/// remove it. (Skipping step 1 also works: a service that meets an unknown kid fetches the JWKS again, at most once per
+/// <c>Auth:JwksMinRefreshInterval</c>, so new tokens may be refused for up to that long.)
 /// </para>
 /// </summary>
 public sealed class SigningKey
@@ -24,27 +26,27 @@ public sealed class SigningKey
 
     public string KeyId { get; }
 
-    /// <summary>The kids of the retired keys (published and trusted, never used to sign).</summary>
-    public IReadOnlyList<string> RetiredKeyIds { get; }
+    /// <summary>The kids of the verification keys (published and trusted, never used to sign).</summary>
+    public IReadOnlyList<string> VerificationKeyIds { get; }
 
-    /// <summary>The public keys (signing key first, then the retired ones) as a JWKS document, served at /.well-known/jwks.json.</summary>
+    /// <summary>The public keys (signing key first, then the verification keys) as a JWKS document, served at /.well-known/jwks.json.</summary>
     public string Jwks { get; }
 
-    SigningKey(RSA rsa, IReadOnlyList<RSA> retired)
+    SigningKey(RSA rsa, IReadOnlyList<RSA> verification)
     {
         _rsa = rsa;
         var (kid, jwk) = PublicJwk(rsa, "signing key");
         KeyId = kid;
         var jwks = new List<object> { jwk };
-        var retiredIds = new List<string>();
-        for (var i = 0; i < retired.Count; i++)
+        var verificationIds = new List<string>();
+        for (var i = 0; i < verification.Count; i++)
         {
-            var (rkid, rjwk) = PublicJwk(retired[i], $"retired signing key {i}");
-            if (rkid == KeyId || retiredIds.Contains(rkid)) continue; // the same key twice adds nothing
-            retiredIds.Add(rkid);
-            jwks.Add(rjwk);
+            var (vkid, vjwk) = PublicJwk(verification[i], $"verification key {i} (Auth:VerificationKeyPems:{i})");
+            if (vkid == KeyId || verificationIds.Contains(vkid)) continue; // the same key twice adds nothing
+            verificationIds.Add(vkid);
+            jwks.Add(vjwk);
         }
-        RetiredKeyIds = retiredIds;
+        VerificationKeyIds = verificationIds;
         Jwks = JsonSerializer.Serialize(new { keys = jwks });
         _credentials = new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = KeyId }, SecurityAlgorithms.RsaSha256);
     }
@@ -59,8 +61,8 @@ public sealed class SigningKey
         return (kid, new { kty = "RSA", use = "sig", alg = "RS256", kid, n, e });
     }
 
-    public static SigningKey FromPem(string pem, IEnumerable<string>? retiredPems = null) =>
-        new(ImportPem(pem, "signing key"), [.. (retiredPems ?? []).Select((r, i) => ImportPem(r, $"Auth:RetiredSigningKeyPems:{i}"))]);
+    public static SigningKey FromPem(string pem, IEnumerable<string>? verificationPems = null) =>
+        new(ImportPem(pem, "signing key"), [.. (verificationPems ?? []).Select((v, i) => ImportPem(v, $"verification key {i} (Auth:VerificationKeyPems:{i})"))]);
 
     static RSA ImportPem(string pem, string what)
     {
@@ -74,8 +76,8 @@ public sealed class SigningKey
     public static SigningKey Load(IConfiguration configuration, ILogger logger, string? baseDirectory = null)
     {
         var auth = configuration.GetSection("Auth");
-        var retired = auth.GetSection("RetiredSigningKeyPems").GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!).ToList();
-        if (auth["SigningKeyPem"] is { Length: > 0 } pem) return FromPem(pem, retired);
+        var verification = auth.GetSection("VerificationKeyPems").GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!).ToList();
+        if (auth["SigningKeyPem"] is { Length: > 0 } pem) return FromPem(pem, verification);
         if (auth["SigningKeyFile"] is not { Length: > 0 } file)
             throw new InvalidOperationException("Configuration value 'Auth:SigningKeyPem' is missing (or set 'Auth:SigningKeyFile')");
         var path = Path.GetFullPath(file, baseDirectory ?? Directory.GetCurrentDirectory());
@@ -85,7 +87,7 @@ public sealed class SigningKey
                 throw new InvalidOperationException($"The signing key file '{path}' (Auth:SigningKeyFile) does not exist and Auth:GenerateSigningKey is false");
             Generate(path, logger);
         }
-        return FromPem(File.ReadAllText(path), retired);
+        return FromPem(File.ReadAllText(path), verification);
     }
 
     static void Generate(string path, ILogger logger)
