@@ -75,7 +75,7 @@ publish() {
 
 publish_all() {
   local s=services
-  publish users $s/FlashSale.Users/FlashSale.Users.csproj $s/FlashSale.Users $s/FlashSale.ServiceDefaults
+  publish users $s/FlashSale.Users/FlashSale.Users.csproj $s/FlashSale.Users $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
   publish orders $s/FlashSale.Orders/FlashSale.Orders.csproj $s/FlashSale.Orders $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
   publish stock $s/FlashSale.Stock/FlashSale.Stock.csproj $s/FlashSale.Stock $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
   publish loadtest tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj tools/FlashSale.LoadTest $s/FlashSale.Sales $s/FlashSale.Messaging

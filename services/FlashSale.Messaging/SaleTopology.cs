@@ -10,7 +10,8 @@ public sealed class TopologyConflictException(string message, Exception? inner =
 /// <summary>
 /// RabbitMQ names and declarations of one sale:
 /// topic exchange <c>flashsale.&lt;namespace&gt;.&lt;sale&gt;</c> (= <see cref="Prefix"/>) carrying order.reserved/paid/expired;
-/// work queues <c>&lt;prefix&gt;.stock</c>, <c>.notifications</c> (all three keys) and <c>.orders.expiry</c> (order.expiry-due),
+/// work queues <c>&lt;prefix&gt;.stock</c>, <c>.notifications</c> (all three keys), <c>.users</c> (order.expired: refunds of debited
+/// orders that expired) and <c>.orders.expiry</c> (order.expiry-due),
 /// each dead-lettering through the direct exchange <c>&lt;prefix&gt;.dlx</c> into <c>&lt;queue&gt;.dlq</c>;
 /// <c>&lt;prefix&gt;.orders.expiry-wait</c> holds each order.reserved for the payment timeout (per-queue TTL), then
 /// dead-letters it back through the sale exchange as order.expiry-due.
@@ -35,6 +36,7 @@ public sealed partial class SaleTopology
     public string DeadLetterExchange => $"{Prefix}.dlx";
     public string StockQueue => $"{Prefix}.stock";
     public string NotificationsQueue => $"{Prefix}.notifications";
+    public string UsersQueue => $"{Prefix}.users";
     public string ExpiryQueue => $"{Prefix}.orders.expiry";
     public string ExpiryWaitQueue => $"{Prefix}.orders.expiry-wait";
 
@@ -43,8 +45,8 @@ public sealed partial class SaleTopology
 
     public static string DeadLetterQueueOf(string queue) => queue + ".dlq";
 
-    /// <summary>Queues that consumers read: stock, notifications, orders.expiry.</summary>
-    public IReadOnlyList<string> WorkQueues => [StockQueue, NotificationsQueue, ExpiryQueue];
+    /// <summary>Queues that consumers read: stock, notifications, users, orders.expiry.</summary>
+    public IReadOnlyList<string> WorkQueues => [StockQueue, NotificationsQueue, UsersQueue, ExpiryQueue];
 
     public IReadOnlyList<string> Exchanges => [Exchange, DeadLetterExchange];
 
@@ -56,6 +58,7 @@ public sealed partial class SaleTopology
     [
         (StockQueue, EventRoutingKeys.OrderReserved), (StockQueue, EventRoutingKeys.OrderPaid), (StockQueue, EventRoutingKeys.OrderExpired),
         (NotificationsQueue, EventRoutingKeys.OrderReserved), (NotificationsQueue, EventRoutingKeys.OrderPaid), (NotificationsQueue, EventRoutingKeys.OrderExpired),
+        (UsersQueue, EventRoutingKeys.OrderExpired),
         (ExpiryWaitQueue, EventRoutingKeys.OrderReserved),
         (ExpiryQueue, EventRoutingKeys.OrderExpiryDue),
     ];

@@ -42,6 +42,11 @@ public class ReconcileTests
             AssertOwnedBy(fs, h.Server.Get<V1PodDisruptionBudget>(h.Namespace, name)!);
         }
 
+        // The users service consumes the sale's order.expired events (refunds of debited orders that expired).
+        var usersEnv = h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-users")!.Spec!.Template!.Spec!.Containers![0].Env!;
+        Assert.Contains(usersEnv, e => e.Name == "ConnectionStrings__RabbitMq" && e.ValueFrom!.SecretKeyRef!.Name == "flashsale-rabbitmq");
+        Assert.Contains(usersEnv, e => e.Name == "RabbitMq__Sale" && e.Value == fs.Name());
+
         var orders = h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-orders")!;
         Assert.Null(orders.Spec!.Replicas);
         var hpa = h.Server.Get<V2HorizontalPodAutoscaler>(h.Namespace, $"{fs.Name()}-orders")!;

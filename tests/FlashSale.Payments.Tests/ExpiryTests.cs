@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
@@ -65,6 +67,40 @@ public class ExpiryTests : IAsyncLifetime
         Assert.Equal(4, item.ReleasedInRedis);
         Assert.Equal(4, item.ReleasedFromEvents);
         Assert.Equal(4, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE routing_key = 'order.expired'"));
+    }
+
+    [Fact]
+    public async Task AnOrderDebitedButNeverMarkedPaidExpiresAndItsBuyerIsRefundedOnce()
+    {
+        var sale = await _world.NewSaleAsync(stock: 5, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
+        var users = _world.StartUsers(sale: sale.Name);
+        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (buyer, token) = await _world.RegisterAsync(usersHttp);
+        var order = await _world.PlaceOrderAsync(http, sale.Name, token);
+        var untouched = await _world.PlaceOrderAsync(http, sale.Name, token);
+        await _world.WaitForOrdersAsync(sale.Name, 2);
+
+        // A payment whose debit went through and whose process then died before marking the order paid; nobody retried,
+        // so its lease lapsed long ago and the order falls due.
+        using (var debit = new HttpRequestMessage(HttpMethod.Post, "/api/wallet/debits")
+        {
+            Content = JsonContent.Create(new { orderId = order, amount = PaymentWorld.Price, currency = "EUR" }),
+            Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) },
+        })
+        using (var debited = await usersHttp.SendAsync(debit)) Assert.Equal(HttpStatusCode.OK, debited.StatusCode);
+        await _world.ScalarAsync("UPDATE orders.orders SET payment_started_at = now() - interval '1 hour' WHERE order_id = @id", ("id", order));
+        Assert.Equal(250m - PaymentWorld.Price, await _world.BalanceAsync(buyer));
+
+        await Eventually.UntilAsync(async () => await _world.StatusAsync(order) == "EXPIRED" && await _world.StatusAsync(untouched) == "EXPIRED",
+            "both orders expired");
+        await Eventually.UntilAsync(async () => await _world.BalanceAsync(buyer) == 250m, "the debited order's money is given back");
+        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @id AND kind = 'refund'", ("id", order)));
+        Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @id", ("id", untouched)));
+        // A late retry of the payment is refused as expired and charges nothing.
+        using (var late = await http.SendAsync(PaymentWorld.Payment(order, token))) Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+        Assert.Equal(250m, await _world.BalanceAsync(buyer));
     }
 
     [Fact]

@@ -95,10 +95,14 @@ public sealed class PaymentWorld : IAsyncDisposable
         return Start(new ServiceHost<Program>(s), 0);
     }
 
-    /// <summary>The users service on <paramref name="port"/> (0: any); wallets open with <paramref name="initialBalance"/>.</summary>
-    public ServiceHost<UsersProgram> StartUsers(int port = 0, decimal initialBalance = 250m)
+    /// <summary>
+    /// The users service on <paramref name="port"/> (0: any); wallets open with <paramref name="initialBalance"/>. With
+    /// <paramref name="sale"/>, it also consumes that sale's order.expired events (refunds of debited orders that expired).
+    /// </summary>
+    public ServiceHost<UsersProgram> StartUsers(int port = 0, decimal initialBalance = 250m, string? sale = null)
     {
         var s = Common();
+        if (sale is not null) s["RabbitMq:Sale"] = sale;
         s["Auth:SigningKeyPem"] = UsersSigningKey;
         s["Users:PasswordHashIterations"] = "100000";
         s["Users:LoginRateLimit:PerUsername"] = "1000";

@@ -25,7 +25,8 @@ public sealed class PaymentServices(NpgsqlDataSource db, UsersWallet wallet, IOp
 /// 2. debit the buyer's wallet with the buyer's token, the order id as idempotency key (a retry replays, never debits twice);
 /// 3. RESERVED -> PAID and order.paid into the outbox in one transaction; a concurrent payer that lost sees PAID and answers alike.
 /// A crash between 2 and 3 leaves a RESERVED, leased order whose debit a retry completes. Only when nobody retries before the
-/// lease and the due time have both passed does expiry win over a recorded debit; that case is logged at expiry.
+/// lease and the due time have both passed does expiry win over a recorded debit; the users service then gives the money
+/// back when it consumes the order's order.expired event (once per order; see FlashSale.Users RefundOnExpiryHandler).
 /// </summary>
 public static class PaymentApi
 {

@@ -56,7 +56,7 @@ public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCa
             await tx.CommitAsync(ct);
         }
         foreach (var id in attempted)
-            logger.LogWarning("Order {OrderId} expired after a payment attempt whose lease lapsed unfinished; if the wallet ledger holds a debit for it, refund it", id);
+            logger.LogWarning("Order {OrderId} expired after a payment attempt whose lease lapsed unfinished; a debit recorded for it is refunded by the users service on order.expired", id);
         foreach (var e in expired)
             logger.LogInformation("Order {OrderId} of sale {Sale} expired unpaid; {Quantity} x {Sku} return to stock", e.OrderId, e.Sale, e.Quantity, e.Sku);
         await ReleaseAsync(expired.Where(e => e.Gate == StockGates.Redis).ToList(), ct);

@@ -285,7 +285,7 @@ public static partial class UsersApi
     static async Task<DebitResponse?> FindDebitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid orderId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT user_id, -amount, currency, balance_after, created_at FROM users.wallet_ledger WHERE order_id = $1", connection, transaction);
+            "SELECT user_id, -amount, currency, balance_after, created_at FROM users.wallet_ledger WHERE order_id = $1 AND kind = 'debit'", connection, transaction);
         command.Parameters.Add(new() { Value = orderId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)

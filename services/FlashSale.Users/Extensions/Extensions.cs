@@ -1,5 +1,8 @@
+using FlashSale.Messaging;
 using FlashSale.ServiceDefaults;
 using FlashSale.Users.Security;
+using FlashSale.Users.Wallet;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 
 namespace FlashSale.Users.Extensions;
@@ -56,6 +59,24 @@ public static class Extensions
         // The service validates its own tokens through the ServiceDefaults path, trusting its own JWKS inline.
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<JwksKeyCache, SigningKey>((_, keys, signingKey) => keys.AddKeys(JwksKeyCache.ParseJwks(signingKey.Jwks)));
+        // Refunds of debited orders that expired: the sale's order.expired events (one sale per deployment, as the operator
+        // provisions it; without RabbitMq:Sale, e.g. a users service shared by local sales, there is nothing to consume).
+        // RabbitMQ being down must not stop logins: it makes the service Degraded, never unready.
+        var ns = builder.Configuration["RabbitMq:Namespace"] ?? "default";
+        if (builder.Configuration["RabbitMq:Sale"] is { Length: > 0 } sale)
+        {
+            services.AddRabbitMq(builder.Configuration);
+            services.AddEventConsumer<RefundOnExpiryHandler>(new SaleTopology(ns, sale).UsersQueue, o =>
+            {
+                o.Schema = "users";
+                o.EnsureInboxSchema = false; // migration 002
+            });
+            services.AddOptions<HealthCheckServiceOptions>().PostConfigure(health =>
+            {
+                foreach (var r in health.Registrations)
+                    if (r.Name == MessagingExtensions.HealthCheckName) r.FailureStatus = HealthStatus.Degraded;
+            });
+        }
         // Fail at start, not at the first request, on a bad key or settings.
         services.AddOptions<StartupChecks>().Configure<SigningKey, UsersSettings, PasswordHasher>((_, _, _, _) => { }).ValidateOnStart();
         return builder;
