@@ -29,15 +29,21 @@ public sealed class MigrationTests
 
         await using var dataSource = NpgsqlDataSource.Create(db);
         await using var versions = dataSource.CreateCommand("SELECT string_agg(version, ',' ORDER BY version) FROM shop.schema_versions");
-        Assert.Equal("001_create_items,002_seed_items", await versions.ExecuteScalarAsync());
+        Assert.Equal("001_create_items,002_seed_items,003_index_items", await versions.ExecuteScalarAsync());
         await using var items = dataSource.CreateCommand("SELECT count(*) FROM shop.items");
         Assert.Equal(1L, await items.ExecuteScalarAsync());
+        // 003 ran outside a transaction (CREATE INDEX CONCURRENTLY fails inside one) and built a valid index.
+        await using var index = dataSource.CreateCommand("""
+            SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'shop' AND c.relname = 'items_by_name'
+            """);
+        Assert.Equal(true, await index.ExecuteScalarAsync());
         foreach (var r in replicas) await r.DisposeAsync();
     }
 
     [Fact]
     public void MigrationsAreFoundAsEmbeddedResourcesInNameOrder() =>
-        Assert.Equal(["001_create_items", "002_seed_items"], MigrationRunner.Find(typeof(MigrationTests).Assembly).Select(m => m.Version));
+        Assert.Equal(["001_create_items", "002_seed_items", "003_index_items"], MigrationRunner.Find(typeof(MigrationTests).Assembly).Select(m => m.Version));
 
     [Fact]
     public void ASchemaNameThatIsNotAPlainIdentifierIsRefused() =>
