@@ -103,7 +103,7 @@ public sealed class OrderStreamRelay(
                     catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                     {
                         var saleFailures = b.Failures + 1;
-                        var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(saleFailures, 6))));
+                        var delay = Backoff.After(saleFailures);
                         backoff[sale] = (saleFailures, Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency));
                         lock (_groups) _groups.Remove(keys.Tag);
                         logger.LogWarning(e, "Relaying sale {Sale} failed ({Failures} in a row); the other sales go on, this one again in {Delay}",
@@ -118,7 +118,7 @@ public sealed class OrderStreamRelay(
             catch (Exception e)
             {
                 failures++;
-                var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(failures, 6))));
+                var delay = Backoff.After(failures);
                 logger.LogWarning(e, "Order relay worker {Worker} failed ({Failures} in a row); retrying in {Delay}", worker, failures, delay);
                 lock (_groups) _groups.Clear();
                 try { await Task.Delay(delay, ct); } catch (OperationCanceledException) { break; }

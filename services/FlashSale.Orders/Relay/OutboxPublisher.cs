@@ -30,7 +30,7 @@ public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publish
             catch (Exception e)
             {
                 failures++;
-                var delay = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(failures, 6))));
+                var delay = Backoff.After(failures);
                 logger.LogWarning(e, "Outbox publishing failed ({Failures} in a row); retrying in {Delay}", failures, delay);
                 try { await Task.Delay(delay, stoppingToken); } catch (OperationCanceledException) { break; }
             }
