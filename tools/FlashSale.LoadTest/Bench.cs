@@ -284,11 +284,10 @@ public static class Bench
     /// </summary>
     static async Task<long> QuietRedisAsync(IConnectionMultiplexer mux)
     {
-        var server = mux.GetServer(mux.GetEndPoints()[0]);
         var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            var info = (await server.InfoAsync("persistence")).SelectMany(g => g).ToDictionary(kv => kv.Key, kv => kv.Value);
+            var info = await InfoAsync(mux, "persistence");
             var busy = info.GetValueOrDefault("aof_rewrite_in_progress") == "1" || info.GetValueOrDefault("rdb_bgsave_in_progress") == "1";
             if (!busy || waited.Elapsed > TimeSpan.FromMinutes(2))
             {
@@ -351,7 +350,7 @@ public static class Bench
     static async Task<Dictionary<string, (long Calls, long Usec)>> CommandStatsAsync(IConnectionMultiplexer mux)
     {
         var stats = new Dictionary<string, (long, long)>();
-        foreach (var (key, value) in (await mux.GetServer(mux.GetEndPoints()[0]).InfoAsync("commandstats")).SelectMany(g => g))
+        foreach (var (key, value) in await InfoAsync(mux, "commandstats"))
         {
             if (!key.StartsWith("cmdstat_", StringComparison.Ordinal)) continue;
             var fields = value.Split(',').Select(f => f.Split('=')).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1]);
@@ -361,12 +360,16 @@ public static class Bench
         return stats;
     }
 
+    /// <summary>One section of Redis's INFO (of the first endpoint: the bench talks to one server) as field -> value.</summary>
+    static async Task<Dictionary<string, string>> InfoAsync(IConnectionMultiplexer mux, string section) =>
+        (await mux.GetServer(mux.GetEndPoints()[0]).InfoAsync(section)).SelectMany(g => g).ToDictionary(kv => kv.Key, kv => kv.Value);
+
     /// <summary>The pid of the Redis server when it runs on this machine (INFO's process_id names a local redis-server), else null.</summary>
     static async Task<int?> LocalRedisPidAsync(IConnectionMultiplexer mux)
     {
         try
         {
-            var info = (await mux.GetServer(mux.GetEndPoints()[0]).InfoAsync("server")).SelectMany(g => g).ToDictionary(kv => kv.Key, kv => kv.Value);
+            var info = await InfoAsync(mux, "server");
             if (!int.TryParse(info.GetValueOrDefault("process_id"), out var pid)) return null;
             var comm = File.Exists($"/proc/{pid}/comm") ? File.ReadAllText($"/proc/{pid}/comm").Trim() : "";
             return comm.StartsWith("redis-server", StringComparison.Ordinal) ? pid : null;

@@ -25,8 +25,7 @@ public sealed class Histogram
         Interlocked.Increment(ref _counts[bucket]);
         Interlocked.Increment(ref _count);
         Interlocked.Add(ref _sumMicros, micros);
-        long max;
-        while (micros > (max = Interlocked.Read(ref _maxMicros)) && Interlocked.CompareExchange(ref _maxMicros, micros, max) != max) { }
+        RaiseMax(micros);
     }
 
     /// <summary>Adds another histogram's samples (e.g. several rounds of one measurement).</summary>
@@ -35,9 +34,13 @@ public sealed class Histogram
         for (var i = 0; i < Buckets; i++) Interlocked.Add(ref _counts[i], Interlocked.Read(ref other._counts[i]));
         Interlocked.Add(ref _count, other.Count);
         Interlocked.Add(ref _sumMicros, Interlocked.Read(ref other._sumMicros));
-        var theirs = Interlocked.Read(ref other._maxMicros);
+        RaiseMax(Interlocked.Read(ref other._maxMicros));
+    }
+
+    void RaiseMax(long micros)
+    {
         long max;
-        while (theirs > (max = Interlocked.Read(ref _maxMicros)) && Interlocked.CompareExchange(ref _maxMicros, theirs, max) != max) { }
+        while (micros > (max = Interlocked.Read(ref _maxMicros)) && Interlocked.CompareExchange(ref _maxMicros, micros, max) != max) { }
     }
 
     /// <summary>The latency (ms) at or below which <paramref name="percentile"/> % of the samples fall (bucket upper bound, capped at max).</summary>
