@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using FlashSale.Messaging;
 using FlashSale.Sales;
@@ -60,19 +59,12 @@ public sealed class RefundTests : IAsyncLifetime
 
     async Task<(Guid UserId, string Token)> NewBuyerAsync()
     {
-        var username = "u" + Guid.NewGuid().ToString("N")[..10];
-        var registered = await _client.PostAsJsonAsync("/api/users", new { username, email = username + "@example.com", password = "correct horse battery" });
-        var user = (await registered.Content.ReadFromJsonAsync<UserResponse>())!;
-        var login = await _client.PostAsJsonAsync("/api/users/login", new { username, password = "correct horse battery" });
-        return (user.Id, (await login.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken);
+        var user = await UsersClient.RegisterAsync(_client, UsersFixture.Unique());
+        return (user.Id, await UsersClient.LoginAsync(_client, user.Username));
     }
 
-    async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string token, object? body = null)
-    {
-        var request = new HttpRequestMessage(method, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
-        if (body is not null) request.Content = JsonContent.Create(body);
-        return await _client.SendAsync(request);
-    }
+    Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string token, object? body = null) =>
+        UsersClient.SendAsync(_client, method, path, token, body);
 
     async Task<decimal> BalanceAsync(string token) =>
         (await (await SendAsync(HttpMethod.Get, "/api/wallet", token)).Content.ReadFromJsonAsync<WalletResponse>())!.Balance;

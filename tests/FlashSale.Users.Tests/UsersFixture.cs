@@ -69,19 +69,10 @@ public sealed class UsersFixture : IAsyncLifetime
 
     public static string Unique(string prefix = "u") => prefix + Guid.NewGuid().ToString("N")[..10];
 
-    public async Task<UserResponse> RegisterAsync(string username, string? email = null, string password = "correct horse battery")
-    {
-        var response = await Client.PostAsJsonAsync("/api/users", new { username, email = email ?? $"{username}@example.com", password });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<UserResponse>())!;
-    }
+    public Task<UserResponse> RegisterAsync(string username, string? email = null, string password = UsersClient.Password) =>
+        UsersClient.RegisterAsync(Client, username, email, password);
 
-    public async Task<string> LoginAsync(string username, string password = "correct horse battery")
-    {
-        var response = await Client.PostAsJsonAsync("/api/users/login", new { username, password });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken;
-    }
+    public Task<string> LoginAsync(string username, string password = UsersClient.Password) => UsersClient.LoginAsync(Client, username, password);
 
     /// <summary>Registers a new user and logs in: (user, bearer token).</summary>
     public async Task<(UserResponse User, string Token)> NewUserAsync(string? username = null)
@@ -90,11 +81,34 @@ public sealed class UsersFixture : IAsyncLifetime
         return (user, await LoginAsync(user.Username));
     }
 
-    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? token, object? body = null)
+    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? token, object? body = null) =>
+        UsersClient.SendAsync(Client, method, path, token, body);
+}
+
+/// <summary>Calls of the users API for any host under test (the shared fixture's, or a test's own).</summary>
+public static class UsersClient
+{
+    public const string Password = "correct horse battery";
+
+    public static async Task<UserResponse> RegisterAsync(HttpClient client, string username, string? email = null, string password = Password)
+    {
+        var response = await client.PostAsJsonAsync("/api/users", new { username, email = email ?? $"{username}@example.com", password });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<UserResponse>())!;
+    }
+
+    public static async Task<string> LoginAsync(HttpClient client, string username, string password = Password)
+    {
+        var response = await client.PostAsJsonAsync("/api/users/login", new { username, password });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken;
+    }
+
+    public static Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, string? token, object? body = null)
     {
         var request = new HttpRequestMessage(method, path);
         if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (body is not null) request.Content = JsonContent.Create(body);
-        return Client.SendAsync(request);
+        return client.SendAsync(request);
     }
 }
