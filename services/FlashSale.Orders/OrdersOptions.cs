@@ -12,6 +12,7 @@ public sealed class OrdersOptions
     public int MaxQuantity { get; set; } = 100;
     public int MaxPageSize { get; set; } = 100;
     public RelayOptions Relay { get; set; } = new();
+    public Gates.ReserveBatchOptions ReserveBatch { get; set; } = new();
     public PaymentOptions Payment { get; set; } = new();
     public ExpiryOptions Expiry { get; set; } = new();
 }
@@ -69,6 +70,7 @@ public sealed class OrdersMetrics
     readonly Counter<long> _relayed;
     readonly Histogram<double> _relayInsert;
     readonly Counter<long> _outboxParked;
+    readonly Histogram<int> _reserveBatch;
 
     public OrdersMetrics(IMeterFactory meters)
     {
@@ -78,7 +80,12 @@ public sealed class OrdersMetrics
         _relayInsert = meter.CreateHistogram<double>("flashsale.orders.relay.insert.duration", unit: "s", description: "Time to write one relay batch into PostgreSQL");
         _outboxParked = meter.CreateCounter<long>("flashsale.orders.outbox.parked",
             description: "Outbox events parked because their exchange no longer exists (kept in orders.outbox with parked_at and last_error); alert on any increase");
+        _reserveBatch = meter.CreateHistogram<int>("flashsale.orders.reserve.batch.size", unit: "{order}",
+            description: "Orders decided by one reserve.lua call (1 while the replica is idle; more when orders queued behind calls in flight)",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256] });
     }
+
+    public void ReserveBatch(int size) => _reserveBatch.Record(size);
 
     public void Answer(string gate, string outcome) => _answers.Add(1, new("gate", gate), new("outcome", outcome));
 

@@ -155,6 +155,61 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>
     }
 
     [Fact]
+    public async Task OrdersReservedInOneCallGetTheAnswersTheyWouldGetOneAfterTheOther()
+    {
+        var sale = NewSale(stock: 3, limit: 2);
+        await fx.Store.PreloadAsync(sale);
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var (ann, bob, cid) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        ReserveItem Item(Guid user, string key, int qty = 1, string sku = "p1") => new(user, sku, qty, Guid.CreateVersion7(), key, $"{user:N}@example.test");
+        ReserveItem[] batch =
+        [
+            Item(ann, "a"),          // accepted, 2 left
+            Item(ann, "a"),          // the same key again: replays the first order
+            Item(ann, "a", qty: 2),  // the same key with another body
+            Item(ann, "b", qty: 2),  // ann holds 1, her limit is 2
+            Item(bob, "c", qty: 2),  // accepted, 0 left
+            Item(cid, "d"),          // nothing left
+            Item(cid, "e", sku: "nope"),
+            Item(cid, "f", sku: "p2"), // another sku of the sale
+        ];
+        var r = await fx.Store.ReserveManyAsync(k, batch, TimeSpan.FromHours(1));
+
+        Assert.Equal((ReserveOutcome.Accepted, batch[0].NewOrderId, 2L), (r[0].Outcome, r[0].OrderId, r[0].Remaining));
+        Assert.Equal((ReserveOutcome.Replayed, batch[0].NewOrderId), (r[1].Outcome, r[1].OrderId));
+        Assert.Equal(Reasons.IdempotencyMismatch, r[2].Reason);
+        Assert.Equal((Reasons.LimitReached, "1"), (r[3].Reason, r[3].Detail));
+        Assert.Equal((ReserveOutcome.Accepted, batch[4].NewOrderId, 0L), (r[4].Outcome, r[4].OrderId, r[4].Remaining));
+        Assert.Equal((Reasons.SoldOut, "0"), (r[5].Reason, r[5].Detail));
+        Assert.Equal(Reasons.UnknownSku, r[6].Reason);
+        Assert.Equal((ReserveOutcome.Accepted, batch[7].NewOrderId), (r[7].Outcome, r[7].OrderId));
+
+        // What the accepted ones changed, and nothing else: stock, holdings, the stream, and replays of each key later.
+        var stock = (await fx.Store.GetStockAsync(k)).ToDictionary(p => p.Sku);
+        Assert.Equal((0L, 3L), (stock["p1"].Remaining, stock["p1"].Sold));
+        Assert.Equal((2L, 1L), (stock["p2"].Remaining, stock["p2"].Sold));
+        var holdings = await fx.Store.GetHoldingsAsync(k);
+        Assert.Equal((1L, 2L, 1L), (holdings[$"{ann:N}|p1"], holdings[$"{bob:N}|p1"], holdings[$"{cid:N}|p2"]));
+        var entries = await fx.Redis.GetDatabase().StreamRangeAsync(k.Stream);
+        Assert.Equal([batch[0].NewOrderId, batch[4].NewOrderId, batch[7].NewOrderId], entries.Select(e => Guid.Parse((string)e["id"]!)));
+        Assert.Equal(["a", "c", "f"], entries.Select(e => (string)e["key"]!));
+        Assert.Equal($"{bob:N}@example.test", (string)entries[1]["email"]!);
+        var replay = await fx.Store.ReserveAsync(k, bob, "p1", 2, Guid.CreateVersion7(), "c", TimeSpan.FromHours(1));
+        Assert.Equal((ReserveOutcome.Replayed, batch[4].NewOrderId), (replay.Outcome, replay.OrderId));
+    }
+
+    [Fact]
+    public async Task EveryOrderOfACallToAnUnknownSaleIsAnsweredUnknownSale()
+    {
+        var k = new SaleKeys("test", "never-" + Guid.NewGuid().ToString("N")[..8]);
+        var r = await fx.Store.ReserveManyAsync(k,
+            [new ReserveItem(Guid.NewGuid(), "p1", 1, Guid.CreateVersion7(), "x", null), new ReserveItem(Guid.NewGuid(), "p1", 1, Guid.CreateVersion7(), "y", null)],
+            TimeSpan.FromHours(1));
+        Assert.Equal([Reasons.UnknownSale, Reasons.UnknownSale], r.Select(x => x.Reason));
+        Assert.False(await fx.Redis.GetDatabase().KeyExistsAsync(k.Stream));
+    }
+
+    [Fact]
     public async Task DeleteRemovesEveryKeyOfTheSale()
     {
         var sale = NewSale();

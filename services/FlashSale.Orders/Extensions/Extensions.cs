@@ -28,6 +28,7 @@ public static class Extensions
         services.AddSingleton<SaleCatalog>();
         services.AddSingleton<SoldOutCache>();
         services.AddSingleton<OrdersMetrics>();
+        services.AddSingleton<ReserveBatcher>();
         services.AddSingleton<RedisStockGate>();
         services.AddSingleton<PostgresRowLockGate>();
         services.AddSingleton<PostgresOptimisticGate>();

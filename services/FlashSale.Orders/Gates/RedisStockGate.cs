@@ -1,10 +1,9 @@
 using FlashSale.Sales;
-using Microsoft.Extensions.Options;
 
 namespace FlashSale.Orders.Gates;
 
-/// <summary>The default gate: one EVALSHA of reserve.lua decides and appends the order to the sale's stream.</summary>
-public sealed class RedisStockGate(SaleStore store, SoldOutCache soldOut, IOptions<OrdersOptions> options) : IStockGate
+/// <summary>The default gate: reserve.lua decides and appends the order to the sale's stream (orders of one sale that arrive together share a call, see <see cref="ReserveBatcher"/>).</summary>
+public sealed class RedisStockGate(SaleStore store, SoldOutCache soldOut, ReserveBatcher batcher) : IStockGate
 {
     public string Name => StockGates.Redis;
 
@@ -18,7 +17,7 @@ public sealed class RedisStockGate(SaleStore store, SoldOutCache soldOut, IOptio
             if (replay is { } found) return found;
             return ReserveResult.Reject(Reasons.SoldOut, "0");
         }
-        var result = await store.ReserveAsync(keys, r.UserId, r.Sku, r.Quantity, r.NewOrderId, r.IdempotencyKey, options.Value.IdempotencyTtl, r.Email);
+        var result = await batcher.ReserveAsync(keys, new ReserveItem(r.UserId, r.Sku, r.Quantity, r.NewOrderId, r.IdempotencyKey, r.Email));
         if (result.Reason == Reasons.SoldOut && result.Detail == "0") soldOut.MarkSoldOut(r.Namespace, r.Sale, r.Sku);
         return result;
     }
