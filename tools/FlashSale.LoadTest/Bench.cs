@@ -72,7 +72,7 @@ public static class Bench
         var roundRatios = new List<double>();
         // "redis-relay-off": the redis gate with the relay paused during the run (the request path alone; the sale is deleted after).
         var gates = a.Str("gates", "redis,redis-relay-off,postgres-row-lock,postgres-optimistic").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var postgres = a.Str("postgres", Environment.GetEnvironmentVariable("FLASHSALE_POSTGRES") ?? "Host=127.0.0.1;Port=54329;Database=flashsale;Username=flashsale;Password=flashsale-dev");
+        var adminPostgres = a.Str("postgres", Environment.GetEnvironmentVariable("FLASHSALE_POSTGRES") ?? "Host=127.0.0.1;Port=54329;Database=flashsale;Username=flashsale;Password=flashsale-dev");
         var redis = a.Str("redis", Environment.GetEnvironmentVariable("FLASHSALE_REDIS") ?? "127.0.0.1:63790");
         var rabbit = a.Str("rabbitmq", Environment.GetEnvironmentVariable("FLASHSALE_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:56720/");
         var logs = a.Str("logs", ".run/bench");
@@ -84,6 +84,8 @@ public static class Bench
         Console.WriteLine($"== FlashSale bench: {Environment.ProcessorCount} cores, {connections} connections, {duration.TotalSeconds:F0}s per run " +
             $"(+{warmup.TotalSeconds:F0}s warm-up), {buyerCount} buyers, stock {stock}, namespace {ns} ==");
         Console.WriteLine("   client, services, PostgreSQL and Redis share this machine's cores; numbers measured while others build are noisy.");
+
+        var postgres = await CreateBenchDatabaseAsync(adminPostgres, "flashsale_bench_" + stamp);
 
         var minter = new TokenMinter();
         var sw = Stopwatch.StartNew();
@@ -102,6 +104,7 @@ public static class Bench
         var redisPerOrder = new Dictionary<string, (long Calls, long Usec)>();
         long redisOrders = 0;
         var redisPid = await LocalRedisPidAsync(mux);
+        await CompactAofAsync(mux);
         var cpu = new CpuSampler([
             new("orders", () => ordersPid > 0 ? [ordersPid] : []),
             new("redis", () => redisPid is { } p ? [p] : []),
@@ -273,7 +276,8 @@ public static class Bench
 
         foreach (var k in sales) await store.DeleteAsync(k);
         await mux.GetDatabase().KeyDeleteAsync(SaleKeys.Registry(ns));
-        await DeleteRowsAsync(postgres, ns);
+        await stockService.DisposeAsync();
+        await DropBenchDatabaseAsync(adminPostgres, postgres);
         Console.WriteLine(failed ? "  RESULT: FAILED (oversold or inconsistent audit)" : "  RESULT: OK (nothing oversold, audits consistent)");
         return failed ? 1 : 0;
     }
@@ -282,6 +286,25 @@ public static class Bench
     /// Waits until Redis is not rewriting its AOF or saving a snapshot (a forked child that takes a whole core of this 2-core
     /// machine for seconds; earlier runs' orders grow the AOF until one starts) and returns how many AOF rewrites it has done.
     /// </summary>
+    /// <summary>
+    /// Rewrites Redis's AOF before the runs when it grew by more than 256 MB since its last rewrite: a run appends a few hundred
+    /// MB, and a rewrite Redis starts by itself in the middle of a measurement forks a child that takes one of the two cores
+    /// (and makes Redis copy the pages it writes). Compacted first, the AOF stays below the automatic threshold for a whole bench.
+    /// </summary>
+    static async Task CompactAofAsync(IConnectionMultiplexer mux)
+    {
+        var info = await InfoAsync(mux, "persistence");
+        if (info.GetValueOrDefault("aof_enabled") != "1" || !long.TryParse(info.GetValueOrDefault("aof_current_size"), out var current)
+            || !long.TryParse(info.GetValueOrDefault("aof_base_size"), out var @base) || current - @base < 256L << 20) return;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        await QuietRedisAsync(mux);
+        await mux.GetServer(mux.GetEndPoints()[0]).ExecuteAsync("BGREWRITEAOF");
+        await Task.Delay(500);
+        await QuietRedisAsync(mux);
+        var after = await InfoAsync(mux, "persistence");
+        Console.WriteLine($"   compacted Redis's AOF before the runs ({current >> 20} -> {(long.TryParse(after.GetValueOrDefault("aof_current_size"), out var n) ? n >> 20 : -1)} MB, {sw.Elapsed.TotalSeconds:F1}s)");
+    }
+
     static async Task<long> QuietRedisAsync(IConnectionMultiplexer mux)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();
@@ -303,27 +326,36 @@ public static class Bench
         await QuietRedisAsync(mux) != rewritesBefore ? "; Redis rewrote its AOF during the run" : "";
 
     /// <summary>
-    /// Deletes the bench namespace's rows from PostgreSQL (hundreds of thousands of unpaid orders per run): left behind they
-    /// grew the shared database by millions of rows that every later run's queries and the expiry sweep had to step over.
+    /// A database of the bench's own (the services migrate it as they start), so that a run measures the same thing however many
+    /// runs came before: rows deleted after earlier runs left the shared database's order indexes several times the size of its
+    /// rows (orders_by_user 622 MB for 300k orders), and every insert into them then paid for it. Leftovers of interrupted runs
+    /// (not in use) are dropped first.
     /// </summary>
-    static async Task DeleteRowsAsync(string postgres, string ns)
+    static async Task<string> CreateBenchDatabaseAsync(string adminPostgres, string name)
     {
-        var sw = Stopwatch.StartNew();
-        await using var db = NpgsqlDataSource.Create(postgres);
-        long rows = 0;
-        foreach (var sql in new[]
+        await using var db = NpgsqlDataSource.Create(adminPostgres);
+        var leftovers = new List<string>();
+        await using (var list = db.CreateCommand("SELECT datname FROM pg_database WHERE datname LIKE 'flashsale\\_bench\\_%'"))
+        await using (var reader = await list.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) leftovers.Add(reader.GetString(0));
+        foreach (var old in leftovers)
         {
-            "DELETE FROM orders.orders WHERE namespace = @ns", "DELETE FROM orders.gate_stock WHERE namespace = @ns",
-            "DELETE FROM orders.gate_purchases WHERE namespace = @ns", "DELETE FROM orders.gate_idempotency WHERE namespace = @ns",
-            "DELETE FROM orders.outbox WHERE exchange LIKE 'flashsale.' || @ns || '.%'", "DELETE FROM stock.products WHERE namespace = @ns",
-        })
-        {
-            await using var cmd = db.CreateCommand(sql);
-            cmd.Parameters.AddWithValue("ns", ns);
-            cmd.CommandTimeout = 300;
-            rows += await cmd.ExecuteNonQueryAsync();
+            try { await using var drop = db.CreateCommand($"DROP DATABASE \"{old}\""); await drop.ExecuteNonQueryAsync(); }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectInUse) { Console.WriteLine($"   kept {old}: in use"); }
         }
-        Console.WriteLine($"   deleted the bench's {rows} rows from PostgreSQL in {sw.Elapsed.TotalSeconds:F1}s");
+        await using (var create = db.CreateCommand($"CREATE DATABASE \"{name}\"")) await create.ExecuteNonQueryAsync();
+        Console.WriteLine($"   PostgreSQL database {name} for this run (dropped at its end)");
+        return new NpgsqlConnectionStringBuilder(adminPostgres) { Database = name }.ConnectionString;
+    }
+
+    static async Task DropBenchDatabaseAsync(string adminPostgres, string benchPostgres)
+    {
+        NpgsqlConnection.ClearAllPools();
+        var name = new NpgsqlConnectionStringBuilder(benchPostgres).Database!;
+        await using var db = NpgsqlDataSource.Create(adminPostgres);
+        await using var drop = db.CreateCommand($"DROP DATABASE \"{name}\" WITH (FORCE)");
+        drop.CommandTimeout = 300;
+        await drop.ExecuteNonQueryAsync();
     }
 
     /// <summary>Requests of a load row, or orders of the drain row: what CPU time is divided by.</summary>
