@@ -49,6 +49,16 @@ public class OrderPathTests : IAsyncLifetime
         Assert.Equal(100, audit.Products.Single().UnitsInAcceptedOrders);
         Assert.Equal(0, audit.Products.Single().Remaining);
         Assert.Equal(100, await _world.ScalarAsync("SELECT count(DISTINCT user_id) FROM orders.orders WHERE sale = @s", ("s", sale.Name)));
+        if (gate == "redis")
+        {
+            // The orders that reached the script, and in how many calls, are on /metrics (every one of the 100 accepted did).
+            var metrics = await http.GetStringAsync("/metrics");
+            double Value(string name) => double.Parse(metrics.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{", StringComparison.Ordinal))
+                .Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+            var (calls, orders) = (Value("flashsale_orders_reserve_batch_size_count"), Value("flashsale_orders_reserve_batch_size_sum"));
+            Assert.InRange(orders, 100, 2000);
+            Assert.InRange(calls, 1, orders);
+        }
     }
 
     [Fact]

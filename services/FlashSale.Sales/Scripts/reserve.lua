@@ -23,10 +23,6 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = ARGV[1]
 local stamp = tostring(now)
--- Read once per call and kept up to date here: a sku's remaining, limit and price, and each "user|sku" holding. The writes
--- still go out order by order, so a call that fails half-way leaves every order it accepted complete and counted.
-local products = {}
-local held = {}
 for i = 0, n - 1 do
   local a = 2 + i * 6
   local user, sku, quantity, id = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -46,36 +42,27 @@ for i = 0, n - 1 do
   elseif now >= ends then
     answer('ERR', 'ENDED', tostring(ends))
   else
-    local p = products[sku]
-    if p == nil then
-      local remaining = redis.call('HGET', KEYS[2], sku)
-      p = remaining and {
-        remaining = tonumber(remaining),
-        limit = tonumber(redis.call('HGET', KEYS[3], sku)),
-        price = redis.call('HGET', KEYS[7], sku) or '0',
-      } or false
-      products[sku] = p
-    end
-    if not p then
+    local remaining = redis.call('HGET', KEYS[2], sku)
+    if not remaining then
       answer('ERR', 'UNKNOWN_SKU', '')
     else
+      remaining = tonumber(remaining)
+      local limit = tonumber(redis.call('HGET', KEYS[3], sku))
       local field = user .. '|' .. sku
-      local bought = held[field]
-      if bought == nil then bought = tonumber(redis.call('HGET', KEYS[4], field) or '0') end
-      if bought + qty > p.limit then
-        answer('ERR', 'LIMIT_REACHED', tostring(p.limit - bought))
-      elseif p.remaining < qty then
-        answer('ERR', 'SOLD_OUT', tostring(p.remaining))
+      local bought = tonumber(redis.call('HGET', KEYS[4], field) or '0')
+      if bought + qty > limit then
+        answer('ERR', 'LIMIT_REACHED', tostring(limit - bought))
+      elseif remaining < qty then
+        answer('ERR', 'SOLD_OUT', tostring(remaining))
       else
         redis.call('HINCRBY', KEYS[2], sku, -qty)
-        p.remaining = p.remaining - qty
         redis.call('HINCRBY', KEYS[4], field, qty)
-        held[field] = bought + qty
         redis.call('HINCRBY', KEYS[6], sku, qty)
         redis.call('SET', idempotency, fingerprint .. '#' .. id, 'EX', ttl)
-        redis.call('XADD', KEYS[5], '*', 'id', id, 'user', user, 'sku', sku, 'qty', quantity, 'price', p.price,
+        local price = redis.call('HGET', KEYS[7], sku) or '0'
+        redis.call('XADD', KEYS[5], '*', 'id', id, 'user', user, 'sku', sku, 'qty', quantity, 'price', price,
           'key', ARGV[a + 4], 'ts', stamp, 'email', ARGV[a + 5])
-        answer('OK', id, tostring(p.remaining))
+        answer('OK', id, tostring(remaining - qty))
       end
     end
   end
