@@ -70,7 +70,7 @@ public static class OrdersApi
         if (!SaleNames.IsValid(sale)) return Problems.ReasonProblem(404, Reasons.UnknownSale, "Unknown sale", $"There is no sale '{sale}'.");
 
         var request = new ReserveRequest(s.Options.Namespace, sale, user.GetUserId(), user.FindFirstValue("email"), body!.Sku!, body.Quantity!.Value,
-            idempotencyKey, Guid.CreateVersion7());
+            idempotencyKey, OrderIds.New());
         var result = await s.Gate.ReserveAsync(request, ct);
         s.Metrics.Answer(s.Gate.Name, result.Reason ?? result.Outcome.ToString().ToUpperInvariant());
         if (result.Outcome is ReserveOutcome.Accepted or ReserveOutcome.Replayed)

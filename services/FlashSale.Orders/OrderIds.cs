@@ -1,0 +1,37 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace FlashSale.Orders;
+
+/// <summary>
+/// New order ids: version 7 UUIDs (RFC 9562: 48-bit Unix milliseconds, then 74 random bits), as
+/// <see cref="Guid.CreateVersion7()"/> makes them, but with the random bits taken from a per-thread buffer of cryptographic
+/// randomness filled 100 ids at a time. <see cref="Guid.CreateVersion7()"/> asks the kernel for 16 random bytes per id (a
+/// <c>getrandom</c> call: 2.3 % of the orders process in a profile of the order path).
+/// </summary>
+public static class OrderIds
+{
+    const int IdsPerFill = 100;
+    [ThreadStatic] static byte[]? t_random;
+    [ThreadStatic] static int t_next;
+
+    public static Guid New() => New(DateTimeOffset.UtcNow);
+
+    public static Guid New(DateTimeOffset at)
+    {
+        var random = t_random;
+        if (random is null || t_next == random.Length)
+        {
+            random ??= t_random = new byte[IdsPerFill * 10];
+            RandomNumberGenerator.Fill(random);
+            t_next = 0;
+        }
+        Span<byte> id = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64BigEndian(id, at.ToUnixTimeMilliseconds() << 16);
+        random.AsSpan(t_next, 10).CopyTo(id[6..]);
+        t_next += 10;
+        id[6] = (byte)(0x70 | (id[6] & 0x0F)); // version 7
+        id[8] = (byte)(0x80 | (id[8] & 0x3F)); // variant 10
+        return new Guid(id, bigEndian: true);
+    }
+}
