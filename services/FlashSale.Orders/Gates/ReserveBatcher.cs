@@ -40,29 +40,32 @@ public sealed class ReserveBatcher(SaleStore store, IOptions<OrdersOptions> opti
 
     async Task SendAsync(Lane lane, List<Pending> batch)
     {
-        while (true)
+        metrics.ReserveBatch(batch.Count);
+        ReserveResult[]? results = null;
+        Exception? error = null;
+        try
         {
-            metrics.ReserveBatch(batch.Count);
-            try
-            {
-                var items = new ReserveItem[batch.Count];
-                for (var i = 0; i < items.Length; i++) items[i] = batch[i].Item;
-                var results = await store.ReserveManyAsync(lane.Keys, items, options.Value.IdempotencyTtl);
-                for (var i = 0; i < results.Length; i++) batch[i].TrySetResult(results[i]);
-            }
-            catch (Exception e)
-            {
-                foreach (var p in batch) p.TrySetException(e);
-            }
-            lock (lane)
-            {
-                if (lane.Queue.Count == 0)
-                {
-                    lane.InFlight--;
-                    return;
-                }
-                batch = lane.Take(options.Value.ReserveBatch.MaxSize);
-            }
+            var items = new ReserveItem[batch.Count];
+            for (var i = 0; i < items.Length; i++) items[i] = batch[i].Item;
+            results = await store.ReserveManyAsync(lane.Keys, items, options.Value.IdempotencyTtl);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        // The orders that queued meanwhile go out first; then this batch's requests go on, one after the other on this thread
+        // (their continuations run inline: one thread-pool hand-off per batch instead of one per order).
+        List<Pending>? next = null;
+        lock (lane)
+        {
+            if (lane.Queue.Count == 0) lane.InFlight--;
+            else next = lane.Take(options.Value.ReserveBatch.MaxSize);
+        }
+        if (next is not null) _ = SendAsync(lane, next);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (error is null) batch[i].TrySetResult(results![i]);
+            else batch[i].TrySetException(error);
         }
     }
 
@@ -82,7 +85,7 @@ public sealed class ReserveBatcher(SaleStore store, IOptions<OrdersOptions> opti
         }
     }
 
-    sealed class Pending(ReserveItem item) : TaskCompletionSource<ReserveResult>(TaskCreationOptions.RunContinuationsAsynchronously)
+    sealed class Pending(ReserveItem item) : TaskCompletionSource<ReserveResult>(TaskCreationOptions.None)
     {
         public ReserveItem Item { get; } = item;
     }
