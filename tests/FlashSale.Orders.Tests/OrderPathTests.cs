@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FlashSale.Orders.Tests;
 
@@ -59,6 +60,28 @@ public class OrderPathTests : IAsyncLifetime
             Assert.InRange(reserved, 100, 2000);
             Assert.InRange(calls, 1, reserved);
         }
+    }
+
+    [Fact]
+    public async Task OrdersForMadeUpSalesAreAnswered404AndLeaveNothingBehindInTheReplica()
+    {
+        var sale = await _world.NewSaleAsync(stock: 10, limit: 1);
+        var orders = _world.StartOrders();
+        using var http = Buyers.SharedClient(orders.BaseAddress);
+        var token = TestTokens.Mint(Guid.NewGuid());
+        var codes = await Task.WhenAll(Enumerable.Range(0, 300).Select(async i =>
+        {
+            using var r = await http.SendAsync(Buyers.Order($"made-up-{i}", "item", 1, token, $"k{i}"));
+            return (r.StatusCode, await r.Content.ReadAsStringAsync());
+        }));
+        Assert.All(codes, c => Assert.Equal(HttpStatusCode.NotFound, c.StatusCode));
+        Assert.All(codes, c => Assert.Contains(Reasons.UnknownSale, c.Item2));
+        // Keys (and coalescing lanes) are kept for sales Redis knows only: a buyer naming made-up sales cannot grow memory.
+        var known = orders.Services.GetRequiredService<FlashSale.Orders.Gates.SoldOutCache>();
+        Assert.Equal(0, known.KnownSales);
+        using var real = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, token, "real"));
+        Assert.Equal(HttpStatusCode.Accepted, real.StatusCode);
+        Assert.Equal(1, known.KnownSales);
     }
 
     [Fact]

@@ -91,7 +91,8 @@ public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCa
         var released = new List<Guid>(orders.Count);
         foreach (var e in orders)
         {
-            var first = await store.ReleaseAsync(soldOut.Keys(e.Namespace, e.Sale), e.OrderId, e.UserId, e.Sku, e.Quantity);
+            var keys = soldOut.TryGetKeys(e.Namespace, e.Sale, out var known) ? known : new SaleKeys(e.Namespace, e.Sale);
+            var first = await store.ReleaseAsync(keys, e.OrderId, e.UserId, e.Sku, e.Quantity);
             soldOut.Clear(e.Namespace, e.Sale, e.Sku);
             if (!first) logger.LogInformation("Order {OrderId} had been released before; recording it", e.OrderId);
             released.Add(e.OrderId);

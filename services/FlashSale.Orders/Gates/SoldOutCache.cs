@@ -14,7 +14,18 @@ public sealed class SoldOutCache(TimeProvider time)
     readonly ConcurrentDictionary<(string, string), SaleKeys> _keys = new();
     readonly ConcurrentDictionary<(string, string, string), long> _until = new();
 
-    public SaleKeys Keys(string ns, string sale) => _keys.GetOrAdd((ns, sale), static k => new SaleKeys(k.Item1, k.Item2));
+    /// <summary>The keys of a sale this replica has sold before (see <see cref="Remember"/>).</summary>
+    public bool TryGetKeys(string ns, string sale, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SaleKeys? keys) =>
+        _keys.TryGetValue((ns, sale), out keys);
+
+    /// <summary>
+    /// Keeps a sale's keys once Redis has answered for it as an existing sale. Only then: a request may name any well-formed
+    /// sale, and remembering every name asked for would let requests for made-up sales grow this replica's memory.
+    /// </summary>
+    public SaleKeys Remember(SaleKeys keys) => _keys.GetOrAdd((keys.Namespace, keys.Sale), keys);
+
+    /// <summary>Sales whose keys are kept.</summary>
+    public int KnownSales => _keys.Count;
 
     public bool IsSoldOut(string ns, string sale, string sku) =>
         _until.TryGetValue((ns, sale, sku), out var until) && time.GetTimestamp() < until;
