@@ -104,7 +104,6 @@ public static class Bench
         var redisPerOrder = new Dictionary<string, (long Calls, long Usec)>();
         long redisOrders = 0;
         var redisPid = await LocalRedisPidAsync(mux);
-        await CompactAofAsync(mux);
         var cpu = new CpuSampler([
             new("orders", () => ordersPid > 0 ? [ordersPid] : []),
             new("redis", () => redisPid is { } p ? [p] : []),
@@ -159,6 +158,7 @@ public static class Bench
             HttpRequestMessage Live(long _) => new(HttpMethod.Get, liveUri);
             if (g == 0) await RunAsync("warm-up", orders.Url, connections, warmup, Live);
             await RunAsync("warm-up", orders.Url, connections, warmup, Order);
+            await CompactAofAsync(mux);
             var rewrites = await QuietRedisAsync(mux);
             LoadResult result;
             CpuSampler.Usage? resultCpu;
@@ -287,22 +287,23 @@ public static class Bench
     /// machine for seconds; earlier runs' orders grow the AOF until one starts) and returns how many AOF rewrites it has done.
     /// </summary>
     /// <summary>
-    /// Rewrites Redis's AOF before the runs when it grew by more than 256 MB since its last rewrite: a run appends a few hundred
-    /// MB, and a rewrite Redis starts by itself in the middle of a measurement forks a child that takes one of the two cores
-    /// (and makes Redis copy the pages it writes). Compacted first, the AOF stays below the automatic threshold for a whole bench.
+    /// Rewrites Redis's AOF before a gate's runs when it grew by more than 64 MB since its last rewrite (a second or so for the
+    /// bench's small data set). Every order appends about 1 KB (the script's writes, the relay's claims, acks and deletes), so a
+    /// whole bench appends about 1 GB: enough for the rewrite Redis starts by itself (at 1 GB and twice the last size) to land
+    /// in a measurement, where its forked child takes one of the two cores and Redis copies the pages it writes.
     /// </summary>
     static async Task CompactAofAsync(IConnectionMultiplexer mux)
     {
         var info = await InfoAsync(mux, "persistence");
         if (info.GetValueOrDefault("aof_enabled") != "1" || !long.TryParse(info.GetValueOrDefault("aof_current_size"), out var current)
-            || !long.TryParse(info.GetValueOrDefault("aof_base_size"), out var @base) || current - @base < 256L << 20) return;
+            || !long.TryParse(info.GetValueOrDefault("aof_base_size"), out var @base) || current - @base < 64L << 20) return;
         var sw = System.Diagnostics.Stopwatch.StartNew();
         await QuietRedisAsync(mux);
         await mux.GetServer(mux.GetEndPoints()[0]).ExecuteAsync("BGREWRITEAOF");
         await Task.Delay(500);
         await QuietRedisAsync(mux);
         var after = await InfoAsync(mux, "persistence");
-        Console.WriteLine($"   compacted Redis's AOF before the runs ({current >> 20} -> {(long.TryParse(after.GetValueOrDefault("aof_current_size"), out var n) ? n >> 20 : -1)} MB, {sw.Elapsed.TotalSeconds:F1}s)");
+        Console.WriteLine($"   compacted Redis's AOF before the measured runs ({current >> 20} -> {(long.TryParse(after.GetValueOrDefault("aof_current_size"), out var n) ? n >> 20 : -1)} MB, {sw.Elapsed.TotalSeconds:F1}s)");
     }
 
     static async Task<long> QuietRedisAsync(IConnectionMultiplexer mux)
@@ -441,6 +442,8 @@ public static class Bench
             }
         }));
         Console.WriteLine($"   drain: reserved {n} orders into the Redis stream in {sw.Elapsed.TotalSeconds:F1}s ({n / sw.Elapsed.TotalSeconds:F0}/s straight to Redis)");
+        await CompactAofAsync(store.Redis);
+        await QuietRedisAsync(store.Redis);
 
         await using var db = NpgsqlDataSource.Create(postgres);
         async Task<long> CountAsync()
