@@ -13,6 +13,14 @@ public class OrderPathTests : IAsyncLifetime
     SaleWorld _world = null!;
 
     public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
+
+    /// <summary>Sends <paramref name="count"/> requests at once; their status codes and bodies in the order made.</summary>
+    static Task<(HttpStatusCode StatusCode, string Body)[]> SendAllAsync(HttpClient http, int count, Func<int, HttpRequestMessage> request) =>
+        Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            using var r = await http.SendAsync(request(i));
+            return (r.StatusCode, await r.Content.ReadAsStringAsync());
+        }));
     public async Task DisposeAsync() => await _world.DisposeAsync();
 
     [Theory]
@@ -69,13 +77,9 @@ public class OrderPathTests : IAsyncLifetime
         var orders = _world.StartOrders();
         using var http = Buyers.SharedClient(orders.BaseAddress);
         var token = TestTokens.Mint(Guid.NewGuid());
-        var codes = await Task.WhenAll(Enumerable.Range(0, 300).Select(async i =>
-        {
-            using var r = await http.SendAsync(Buyers.Order($"made-up-{i}", "item", 1, token, $"k{i}"));
-            return (r.StatusCode, await r.Content.ReadAsStringAsync());
-        }));
+        var codes = await SendAllAsync(http, 300, i => Buyers.Order($"made-up-{i}", "item", 1, token, $"k{i}"));
         Assert.All(codes, c => Assert.Equal(HttpStatusCode.NotFound, c.StatusCode));
-        Assert.All(codes, c => Assert.Contains(Reasons.UnknownSale, c.Item2));
+        Assert.All(codes, c => Assert.Contains(Reasons.UnknownSale, c.Body));
         // Keys (and coalescing lanes) are kept for sales Redis knows only: a buyer naming made-up sales cannot grow memory.
         var known = orders.Services.GetRequiredService<FlashSale.Orders.Gates.SoldOutCache>();
         Assert.Equal(0, known.KnownSales);
@@ -92,13 +96,9 @@ public class OrderPathTests : IAsyncLifetime
         var stock = _world.StartStock(sale.Name);
         using var http = Buyers.SharedClient(orders.BaseAddress);
         var token = TestTokens.Mint(Guid.NewGuid());
-        var codes = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ =>
-        {
-            using var r = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, token, Guid.NewGuid().ToString()));
-            return (r.StatusCode, await r.Content.ReadAsStringAsync());
-        }));
+        var codes = await SendAllAsync(http, 50, _ => Buyers.Order(sale.Name, "item", 1, token, Guid.NewGuid().ToString()));
         Assert.Equal(2, codes.Count(c => c.StatusCode == HttpStatusCode.Accepted));
-        Assert.All(codes.Where(c => c.StatusCode != HttpStatusCode.Accepted), c => Assert.Contains(Reasons.LimitReached, c.Item2));
+        Assert.All(codes.Where(c => c.StatusCode != HttpStatusCode.Accepted), c => Assert.Contains(Reasons.LimitReached, c.Body));
         await _world.WaitForOrdersAsync(sale.Name, 2);
         var audit = await _world.AuditAsync(stock, sale.Name);
         Assert.True(audit.Consistent);
