@@ -283,10 +283,6 @@ public static class Bench
     }
 
     /// <summary>
-    /// Waits until Redis is not rewriting its AOF or saving a snapshot (a forked child that takes a whole core of this 2-core
-    /// machine for seconds; earlier runs' orders grow the AOF until one starts) and returns how many AOF rewrites it has done.
-    /// </summary>
-    /// <summary>
     /// Rewrites Redis's AOF before a gate's runs when it grew by more than 64 MB since its last rewrite (a second or so for the
     /// bench's small data set). Every order appends about 1 KB (the script's writes, the relay's claims, acks and deletes), so a
     /// whole bench appends about 1 GB: enough for the rewrite Redis starts by itself (at 1 GB and twice the last size) to land
@@ -306,6 +302,10 @@ public static class Bench
         Console.WriteLine($"   compacted Redis's AOF before the measured runs ({current >> 20} -> {(long.TryParse(after.GetValueOrDefault("aof_current_size"), out var n) ? n >> 20 : -1)} MB, {sw.Elapsed.TotalSeconds:F1}s)");
     }
 
+    /// <summary>
+    /// Waits until Redis is not rewriting its AOF or saving a snapshot (a forked child that takes a whole core of this 2-core
+    /// machine for seconds; earlier runs' orders grow the AOF until one starts) and returns how many AOF rewrites it has done.
+    /// </summary>
     static async Task<long> QuietRedisAsync(IConnectionMultiplexer mux)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();

@@ -55,10 +55,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     string Tail() => File.Exists(LogFile) ? string.Join('\n', File.ReadLines(LogFile).TakeLast(30)) : "";
 
-    /// <summary>SIGTERM (graceful shutdown), then SIGKILL after 15 s.</summary>
     bool _disposed;
 
-    /// <summary>Stops the service (SIGTERM, then a kill after 15 s). Safe to call again.</summary>
+    /// <summary>SIGTERM (graceful shutdown), then SIGKILL after 15 s. Safe to call again.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
