@@ -4,12 +4,31 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace FlashSale.ServiceDefaults;
 
+/// <summary>
+/// Tells the exception handler that an exception means a dependency is unavailable (answered 503 with Retry-After, like a
+/// transient PostgreSQL error or a timeout). Registered by the code that owns the dependency, e.g. the Redis registration
+/// for StackExchange.Redis's connection errors, so that this library needs no reference to every client library.
+/// </summary>
+public sealed class DependencyUnavailable(Func<Exception, bool> matches)
+{
+    public bool Matches(Exception exception) => matches(exception);
+}
+
+public static class DependencyUnavailableExtensions
+{
+    /// <summary>Exceptions of type <typeparamref name="TException"/> are answered 503 (see <see cref="DependencyUnavailable"/>).</summary>
+    public static IServiceCollection AddDependencyUnavailable<TException>(this IServiceCollection services) where TException : Exception =>
+        services.AddSingleton(new DependencyUnavailable(e => e is TException));
+}
+
 /// <summary>Turns every exception into a ProblemDetails response without exception details (no stack traces to clients).</summary>
-sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails, IEnumerable<DependencyUnavailable> unavailable,
+    ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
@@ -27,7 +46,7 @@ sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails, ILog
                 };
             logger.LogInformation("Rejected a bad request to {Path} with {StatusCode}: {Detail}", context.Request.Path.Value, bad.StatusCode, problem.Detail);
         }
-        else if (exception is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException)
+        else if (exception is Npgsql.NpgsqlException { IsTransient: true } or TimeoutException || unavailable.Any(u => u.Matches(exception)))
         {
             logger.LogWarning(exception, "A dependency is unavailable while handling {Method} {Path}", context.Request.Method, context.Request.Path.Value);
             context.Response.Headers.RetryAfter = "5";

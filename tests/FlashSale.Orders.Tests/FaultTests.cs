@@ -119,4 +119,55 @@ public class FaultTests
         while ((await world.AuditAsync(stock, sale.Name)).Products[0].ReservedFromEvents != placed && DateTime.UtcNow < applied) await Task.Delay(200);
         Assert.Equal(placed, (await world.AuditAsync(stock, sale.Name)).Products[0].ReservedFromEvents);
     }
+
+    [Fact]
+    public async Task WithRedisStoppedOrdersAndStockViewsAreAnswered503AndTheSaleGoesOnWhenItReturns()
+    {
+        await using var infra = new PrivateInfra("orders-redis");
+        await infra.StartAsync("redis");
+        await using var world = await SaleWorld.CreateAsync(redis: infra.Redis);
+        var sale = await world.NewSaleAsync(stock: 500, limit: 1);
+        var orders = world.StartOrders();
+        var stock = world.StartStock(sale.Name);
+        var before = await PlaceOrdersAsync(orders, sale.Name, 60);
+        await infra.StopAsync("redis");
+
+        // Every order (queued behind one another in the coalescing lane or not) gets a 503 with a reason and Retry-After:
+        // no 500, no stack trace, no answer left hanging.
+        using (var http = Buyers.SharedClient(orders.BaseAddress, 64))
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(async _ =>
+            {
+                using var r = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, TestTokens.Mint(Guid.NewGuid()), Guid.NewGuid().ToString()));
+                return (r.StatusCode, r.Headers.RetryAfter?.ToString(), await r.Content.ReadAsStringAsync());
+            })).WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.All(answers, a =>
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, a.StatusCode);
+                Assert.Equal("5", a.Item2);
+                Assert.Contains("DEPENDENCY_UNAVAILABLE", a.Item3);
+                Assert.DoesNotContain("StackExchange", a.Item3);
+            });
+        }
+        // The stock service's views read Redis too: 503 with a reason there as well.
+        using (var view = stock.Client())
+        {
+            using var products = await view.GetAsync($"/api/sales/{sale.Name}/products").WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, products.StatusCode);
+            Assert.Contains("DEPENDENCY_UNAVAILABLE", await products.Content.ReadAsStringAsync());
+        }
+
+        // Redis back (its AOF kept the sale and the orders): the replica reconnects and sells on.
+        await infra.StartAsync("redis");
+        await Eventually.UntilAsync(async () =>
+        {
+            using var probe = orders.Client();
+            return (await probe.GetAsync("/healthz/ready")).StatusCode == HttpStatusCode.OK;
+        }, "the orders replica is ready again after Redis returned", TimeSpan.FromSeconds(60));
+        var after = await PlaceOrdersAsync(orders, sale.Name, 60);
+        await world.WaitForOrdersAsync(sale.Name, before + after, TimeSpan.FromSeconds(60));
+        var audit = await world.AuditAsync(stock, sale.Name);
+        Assert.True(audit.Consistent);
+        Assert.Equal(500 - before - after, audit.Products.Single().Remaining);
+    }
 }

@@ -12,6 +12,8 @@ public static class Extensions
         var services = builder.Services;
         builder.AddPostgres();
         builder.AddRedis();
+        // Redis down, or its connection lost mid-call: 503 with Retry-After, not 500 (its timeouts are TimeoutExceptions already).
+        builder.Services.AddDependencyUnavailable<StackExchange.Redis.RedisConnectionException>();
         services.AddMigrations("stock", typeof(Extensions).Assembly);
         services.AddOptions<StockOptions>().BindConfiguration("Stock");
         services.AddSingleton<SaleAuditor>();
