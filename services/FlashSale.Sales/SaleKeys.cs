@@ -51,7 +51,10 @@ public sealed class SaleKeys
     public RedisKey Stream { get; }
     public string IdempotencyPrefix { get; }
 
-    public RedisKey Idempotency(Guid userId, string key) => IdempotencyPrefix + userId.ToString("N") + ":" + key;
+    public RedisKey Idempotency(Guid userId, string key) => Idempotency(userId.ToString("N"), key);
+
+    /// <summary>The same key for a user id already formatted as 32 hex digits (<c>Guid.ToString("N")</c>).</summary>
+    public RedisKey Idempotency(string userIdN, string key) => IdempotencyPrefix + userIdN + ":" + key;
 
     /// <summary>Not hash-tagged: the set of sale names of a namespace, written by preload and read by relays.</summary>
     public static RedisKey Registry(string @namespace) => "fs:sales:" + @namespace;

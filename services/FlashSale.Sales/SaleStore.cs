@@ -109,9 +109,10 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i];
-            keys[7 + i] = k.Idempotency(item.UserId, item.IdempotencyKey);
+            var user = item.UserId.ToString("N");
+            keys[7 + i] = k.Idempotency(user, item.IdempotencyKey);
             var a = 1 + i * 6;
-            args[a] = item.UserId.ToString("N");
+            args[a] = user;
             args[a + 1] = item.Sku;
             args[a + 2] = item.Quantity;
             args[a + 3] = item.NewOrderId.ToString();
