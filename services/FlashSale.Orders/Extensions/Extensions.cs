@@ -47,7 +47,7 @@ public static class Extensions
         {
             if (orders.Value.StockGate != StockGates.Redis) return;
             foreach (var r in health.Registrations)
-                if (r.Name.StartsWith("postgres", StringComparison.Ordinal) || r.Name == "rabbitmq") r.FailureStatus = HealthStatus.Degraded;
+                if (r.Name.StartsWith("postgres", StringComparison.Ordinal) || r.Name == MessagingExtensions.HealthCheckName) r.FailureStatus = HealthStatus.Degraded;
         });
         services.AddSingleton<RelayRedis>();
         services.AddHostedService<OrderStreamRelay>();
