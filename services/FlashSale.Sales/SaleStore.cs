@@ -93,8 +93,11 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         return await GetStockAsync(k);
     }
 
-    public async Task<ReserveResult> ReserveAsync(SaleKeys k, Guid userId, string sku, int quantity, Guid newOrderId, string idempotencyKey, TimeSpan idempotencyTtl, string? email = null) =>
-        (await ReserveManyAsync(k, [new ReserveItem(userId, sku, quantity, newOrderId, idempotencyKey, email)], idempotencyTtl))[0];
+    public Task<ReserveResult> ReserveAsync(SaleKeys k, Guid userId, string sku, int quantity, Guid newOrderId, string idempotencyKey, TimeSpan idempotencyTtl, string? email = null) =>
+        ReserveAsync(k, new ReserveItem(userId, sku, quantity, newOrderId, idempotencyKey, email), idempotencyTtl);
+
+    /// <summary>Decides one order (a call of <see cref="ReserveManyAsync"/> with it alone).</summary>
+    public async Task<ReserveResult> ReserveAsync(SaleKeys k, ReserveItem item, TimeSpan idempotencyTtl) => (await ReserveManyAsync(k, [item], idempotencyTtl))[0];
 
     /// <summary>
     /// Decides <paramref name="items"/> (orders of one sale) in one call of reserve.lua, in the order given: the same answers

@@ -17,7 +17,7 @@ public sealed class RedisStockGate(SaleStore store, SoldOutCache soldOut, Reserv
             // The first order of a sale in this replica (or one naming a sale that does not exist) goes alone; its keys are
             // kept, and later orders coalesced, once Redis knows the sale.
             keys = new SaleKeys(r.Namespace, r.Sale);
-            result = await store.ReserveAsync(keys, item.UserId, item.Sku, item.Quantity, item.NewOrderId, item.IdempotencyKey, options.Value.IdempotencyTtl, item.Email);
+            result = await store.ReserveAsync(keys, item, options.Value.IdempotencyTtl);
             if (result.Reason != Reasons.UnknownSale) keys = soldOut.Remember(keys);
         }
         else if (soldOut.IsSoldOut(r.Namespace, r.Sale, r.Sku))

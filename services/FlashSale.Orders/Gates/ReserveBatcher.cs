@@ -21,7 +21,7 @@ public sealed class ReserveBatcher(SaleStore store, IOptions<OrdersOptions> opti
     public Task<ReserveResult> ReserveAsync(SaleKeys keys, ReserveItem item)
     {
         var o = options.Value.ReserveBatch;
-        if (o.MaxSize <= 1) return store.ReserveAsync(keys, item.UserId, item.Sku, item.Quantity, item.NewOrderId, item.IdempotencyKey, options.Value.IdempotencyTtl, item.Email);
+        if (o.MaxSize <= 1) return store.ReserveAsync(keys, item, options.Value.IdempotencyTtl);
         var lane = _lanes.GetOrAdd(keys, static k => new Lane(k));
         var pending = new Pending(item);
         List<Pending>? batch = null;
