@@ -20,11 +20,26 @@ public sealed class RedisFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Redis.DisposeAsync();
 }
 
-public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>
+public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsyncLifetime
 {
-    static SaleDefinition NewSale(long stock = 10, int limit = 1, double startInSeconds = -60, double endInSeconds = 3600) =>
-        new("test", "s" + Guid.NewGuid().ToString("N")[..12], DateTimeOffset.UtcNow.AddSeconds(startInSeconds), DateTimeOffset.UtcNow.AddSeconds(endInSeconds),
-            TimeSpan.FromMinutes(15), [new ProductDefinition("p1", "P1", 10m, "EUR", stock, limit), new ProductDefinition("p2", "P2", 5m, "EUR", stock, 5)]);
+    readonly List<SaleKeys> _sales = [];
+
+    SaleDefinition NewSale(long stock = 10, int limit = 1, double startInSeconds = -60, double endInSeconds = 3600)
+    {
+        var sale = new SaleDefinition("test", "s" + Guid.NewGuid().ToString("N")[..12], DateTimeOffset.UtcNow.AddSeconds(startInSeconds),
+            DateTimeOffset.UtcNow.AddSeconds(endInSeconds), TimeSpan.FromMinutes(15),
+            [new ProductDefinition("p1", "P1", 10m, "EUR", stock, limit), new ProductDefinition("p2", "P2", 5m, "EUR", stock, 5)]);
+        _sales.Add(new SaleKeys(sale.Namespace, sale.Name));
+        return sale;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // The shared Redis is left as found (idempotency keys expire on their own).
+    public async Task DisposeAsync()
+    {
+        foreach (var k in _sales) await fx.Store.DeleteAsync(k);
+    }
 
     Task<ReserveResult> Reserve(SaleDefinition s, Guid user, string sku = "p1", int qty = 1, string? key = null) =>
         fx.Store.ReserveAsync(new SaleKeys(s.Namespace, s.Name), user, sku, qty, Guid.CreateVersion7(), key ?? Guid.NewGuid().ToString(), TimeSpan.FromHours(1));
@@ -196,6 +211,50 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>
         Assert.Equal($"{bob:N}@example.test", (string)entries[1]["email"]!);
         var replay = await fx.Store.ReserveAsync(k, bob, "p1", 2, Guid.CreateVersion7(), "c", TimeSpan.FromHours(1));
         Assert.Equal((ReserveOutcome.Replayed, batch[4].NewOrderId), (replay.Outcome, replay.OrderId));
+    }
+
+    [Fact]
+    public async Task OrdersOfOneBuyerInOneCallAddUpAgainstTheLimitAndTheStockIsWrittenOncePerCall()
+    {
+        var sale = NewSale(stock: 10, limit: 3);
+        await fx.Store.PreloadAsync(sale);
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var (ann, bob) = (Guid.NewGuid(), Guid.NewGuid());
+        ReserveItem Item(Guid user, string key, int qty = 1, string sku = "p1") => new(user, sku, qty, Guid.CreateVersion7(), key, null);
+        ReserveItem[] batch = [Item(ann, "a1"), Item(bob, "b1", qty: 2), Item(ann, "a2", qty: 2), Item(ann, "a3"), Item(bob, "b2", sku: "p2")];
+        var r = await fx.Store.ReserveManyAsync(k, batch, TimeSpan.FromHours(1));
+
+        Assert.Equal([9L, 7L, 5L, -1L, 9L], r.Select(x => x.Outcome == ReserveOutcome.Accepted ? x.Remaining : -1));
+        Assert.Equal((Reasons.LimitReached, "0"), (r[3].Reason, r[3].Detail)); // ann's 1 + 2 reached her 3 within the call
+        var holdings = await fx.Store.GetHoldingsAsync(k);
+        Assert.Equal((3L, 2L, 1L), (holdings[$"{ann:N}|p1"], holdings[$"{bob:N}|p1"], holdings[$"{bob:N}|p2"]));
+        var stock = (await fx.Store.GetStockAsync(k)).ToDictionary(p => p.Sku);
+        Assert.Equal((5L, 5L, 0L), (stock["p1"].Remaining, stock["p1"].Reserved, stock["p1"].Released));
+        Assert.Equal((9L, 1L), (stock["p2"].Remaining, stock["p2"].Reserved));
+        var entries = await fx.Redis.GetDatabase().StreamRangeAsync(k.Stream);
+        Assert.Equal(["a1", "b1", "a2", "b2"], entries.Select(e => (string)e["key"]!));
+        Assert.Equal(["10", "10", "10", "5"], entries.Select(e => (string)e["price"]!));
+        Assert.Equal(Reasons.LimitReached, (await fx.Store.ReserveAsync(k, Item(ann, "a4"), TimeSpan.FromHours(1))).Reason);
+    }
+
+    [Fact]
+    public async Task ACallThatCannotWriteAllItsOrdersWritesNone()
+    {
+        var sale = NewSale(stock: 10, limit: 5);
+        await fx.Store.PreloadAsync(sale);
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var db = fx.Redis.GetDatabase();
+        await db.StringSetAsync(k.Stream, "not a stream"); // e.g. a key written by hand over the sale's stream
+        var buyer = Guid.NewGuid();
+        ReserveItem[] batch = [new(buyer, "p1", 1, Guid.CreateVersion7(), "x", null), new(buyer, "p2", 2, Guid.CreateVersion7(), "y", null)];
+
+        var e = await Assert.ThrowsAsync<RedisServerException>(() => fx.Store.ReserveManyAsync(k, batch, TimeSpan.FromHours(1)));
+        Assert.Contains("WRONGTYPE", e.Message);
+        var stock = await fx.Store.GetStockAsync(k);
+        Assert.All(stock, p => Assert.Equal((10L, 0L), (p.Remaining, p.Reserved)));
+        Assert.Empty(await fx.Store.GetHoldingsAsync(k));
+        Assert.False(await db.KeyExistsAsync(k.Idempotency(buyer, "x")));
+        Assert.False(await db.KeyExistsAsync(k.Idempotency(buyer, "y")));
     }
 
     [Fact]

