@@ -100,8 +100,7 @@ end
 if #accepted == 0 then return out end
 -- A key of another type would make a write below fail after others were done: refuse the call before writing anything
 -- (the hashes read above already did: a read of the wrong type fails too).
-local stream, reserved = redis.call('TYPE', KEYS[5])['ok'], redis.call('TYPE', KEYS[6])['ok']
-if (stream ~= 'none' and stream ~= 'stream') or (reserved ~= 'none' and reserved ~= 'hash') then
+if type(redis.pcall('XLEN', KEYS[5])) == 'table' or type(redis.pcall('HLEN', KEYS[6])) == 'table' then
   return redis.error_reply('WRONGTYPE reserve.lua: the stream or the reserved units of this sale hold another type')
 end
 for sku, s in pairs(skus) do
