@@ -205,10 +205,10 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         Assert.Equal((2L, 1L), (stock["p2"].Remaining, stock["p2"].Sold));
         var holdings = await fx.Store.GetHoldingsAsync(k);
         Assert.Equal((1L, 2L, 1L), (holdings[$"{ann:N}|p1"], holdings[$"{bob:N}|p1"], holdings[$"{cid:N}|p2"]));
-        var entries = await fx.Redis.GetDatabase().StreamRangeAsync(k.Stream);
-        Assert.Equal([batch[0].NewOrderId, batch[4].NewOrderId, batch[7].NewOrderId], entries.Select(e => Guid.Parse((string)e["id"]!)));
-        Assert.Equal(["a", "c", "f"], entries.Select(e => (string)e["key"]!));
-        Assert.Equal($"{bob:N}@example.test", (string)entries[1]["email"]!);
+        var entries = await ReadStreamAsync(k);
+        Assert.Equal([batch[0].NewOrderId, batch[4].NewOrderId, batch[7].NewOrderId], entries.Select(e => e.OrderId));
+        Assert.Equal(["a", "c", "f"], entries.Select(e => e.IdempotencyKey));
+        Assert.Equal((bob, "p1", 2, 10m, $"{bob:N}@example.test"), (entries[1].UserId, entries[1].Sku, entries[1].Quantity, entries[1].UnitPrice, entries[1].BuyerEmail));
         var replay = await fx.Store.ReserveAsync(k, bob, "p1", 2, Guid.CreateVersion7(), "c", TimeSpan.FromHours(1));
         Assert.Equal((ReserveOutcome.Replayed, batch[4].NewOrderId), (replay.Outcome, replay.OrderId));
     }
@@ -231,10 +231,58 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         var stock = (await fx.Store.GetStockAsync(k)).ToDictionary(p => p.Sku);
         Assert.Equal((5L, 5L, 0L), (stock["p1"].Remaining, stock["p1"].Reserved, stock["p1"].Released));
         Assert.Equal((9L, 1L), (stock["p2"].Remaining, stock["p2"].Reserved));
-        var entries = await fx.Redis.GetDatabase().StreamRangeAsync(k.Stream);
-        Assert.Equal(["a1", "b1", "a2", "b2"], entries.Select(e => (string)e["key"]!));
-        Assert.Equal(["10", "10", "10", "5"], entries.Select(e => (string)e["price"]!));
+        var entries = await ReadStreamAsync(k);
+        Assert.Equal(["a1", "b1", "a2", "b2"], entries.Select(e => e.IdempotencyKey));
+        Assert.Equal([10m, 10m, 10m, 5m], entries.Select(e => e.UnitPrice));
         Assert.Equal(Reasons.LimitReached, (await fx.Store.ReserveAsync(k, Item(ann, "a4"), TimeSpan.FromHours(1))).Reason);
+    }
+
+    async Task<OrderStreamEntry[]> ReadStreamAsync(SaleKeys k) =>
+        (await fx.Redis.GetDatabase().StreamRangeAsync(k.Stream)).Select(e => OrderStreamEntry.TryParse(e, out var o) ? o : throw new InvalidDataException($"entry {e.Id}")).ToArray();
+
+    [Fact]
+    public async Task AStreamEntryCarriesKeysAndEmailsWithSeparatorsInThemWhole()
+    {
+        var sale = NewSale(stock: 10, limit: 5);
+        await fx.Store.PreloadAsync(sale);
+        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var buyer = Guid.NewGuid();
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        ReserveItem[] batch =
+        [
+            new(buyer, "p1", 2, Guid.CreateVersion7(), "a|b|c", "odd|name@example.test"),
+            new(buyer, "p2", 1, Guid.CreateVersion7(), "|", null),
+            new(buyer, "p1", 1, Guid.CreateVersion7(), "x", "|"),
+            new(buyer, "p2", 1, Guid.CreateVersion7(), "ключ|é", "ü|@example.test"), // not from the API (ASCII keys only): Lua counts bytes
+        ];
+        Assert.All(await fx.Store.ReserveManyAsync(k, batch, TimeSpan.FromHours(1)), r => Assert.Equal(ReserveOutcome.Accepted, r.Outcome));
+
+        var entries = await ReadStreamAsync(k);
+        Assert.Equal(batch.Select(b => (b.NewOrderId, b.UserId, b.Sku, b.Quantity, b.IdempotencyKey, b.Email)),
+            entries.Select(e => (e.OrderId, e.UserId, e.Sku, e.Quantity, e.IdempotencyKey, e.BuyerEmail)));
+        Assert.Equal([10m, 5m, 10m, 5m], entries.Select(e => e.UnitPrice));
+        Assert.All(entries, e => Assert.InRange(e.ReservedAt, before, DateTimeOffset.UtcNow.AddSeconds(1)));
+        Assert.Equal(OrderStreamEntry.Pack(batch[0].NewOrderId, buyer, 2, "10", entries[0].ReservedAt.ToUnixTimeMilliseconds(), "p1", "a|b|c", "odd|name@example.test"),
+            (string?)(await fx.Redis.GetDatabase().StreamRangeAsync(k.Stream))[0][OrderStreamEntry.Field]);
+    }
+
+    [Fact]
+    public void AStreamEntryOfTheEarlierEightFieldsIsStillReadAndAMalformedOneIsNot()
+    {
+        var (id, user) = (Guid.CreateVersion7(), Guid.NewGuid());
+        var legacy = new StreamEntry("1-0", [new("id", id.ToString()), new("user", user.ToString("N")), new("sku", "p1"), new("qty", 2),
+            new("price", "12.50"), new("key", "k|1"), new("ts", 1_700_000_000_000), new("email", "")]);
+        Assert.True(OrderStreamEntry.TryParse(legacy, out var e));
+        Assert.Equal((id, user, "p1", 2, 12.50m, DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000), "k|1", (string?)null),
+            (e.OrderId, e.UserId, e.Sku, e.Quantity, e.UnitPrice, e.ReservedAt, e.IdempotencyKey, e.BuyerEmail));
+
+        var good = OrderStreamEntry.Pack(id, user, 1, "3", 1_700_000_000_000, "p1", "key|with|bars", "a@b.c");
+        Assert.True(OrderStreamEntry.TryParse(new StreamEntry("2-0", [new(OrderStreamEntry.Field, good)]), out var packed));
+        Assert.Equal(("key|with|bars", "a@b.c"), (packed.IdempotencyKey, packed.BuyerEmail));
+        foreach (var bad in new[] { "", "garbage", good.Replace("|13|", "|14|"), good.Replace("|13|", "|0|"), good.Replace("|13|", "|x|"),
+                     good.Replace(id.ToString(), "not-a-guid"), good[..good.IndexOf("|13|", StringComparison.Ordinal)] })
+            Assert.False(OrderStreamEntry.TryParse(new StreamEntry("3-0", [new(OrderStreamEntry.Field, bad)]), out _), bad);
+        Assert.False(OrderStreamEntry.TryParse(new StreamEntry("4-0", [new("id", id.ToString())]), out _));
     }
 
     [Fact]

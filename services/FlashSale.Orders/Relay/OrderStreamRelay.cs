@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using Microsoft.Extensions.Options;
@@ -146,10 +145,14 @@ public sealed class OrderStreamRelay(
         {
             ids.Add(entry.Id);
             if (entry.IsNull) continue; // deleted while pending
-            var e = Parse(ns, sale, entry, timeout, currency, out var idempotencyKey);
-            if (e is null) { logger.LogError("Malformed order stream entry {EntryId} of sale {Sale}; acknowledged and skipped", entry.Id, sale); continue; }
-            orders.Add(e);
-            keysOf.Add(idempotencyKey);
+            if (!OrderStreamEntry.TryParse(entry, out var e))
+            {
+                logger.LogError("Malformed order stream entry {EntryId} of sale {Sale}; acknowledged and skipped", entry.Id, sale);
+                continue;
+            }
+            orders.Add(new OrderEvent(OrderEventTypes.EventId(OrderEventTypes.Reserved, e.OrderId), OrderEventTypes.Reserved, e.OrderId, ns, sale,
+                e.UserId, e.Sku, e.Quantity, e.UnitPrice, currency, e.ReservedAt, e.ReservedAt + timeout, e.BuyerEmail));
+            keysOf.Add(e.IdempotencyKey);
         }
         if (orders.Count > 0)
         {
@@ -165,32 +168,6 @@ public sealed class OrderStreamRelay(
         }
         await AckScript.EvaluateAsync(Redis, [keys.Stream], [.. ids]);
         return entries.Length;
-    }
-
-    static OrderEvent? Parse(string ns, string sale, StreamEntry entry, TimeSpan timeout, string currency, out string idempotencyKey)
-    {
-        idempotencyKey = "";
-        string? id = null, user = null, sku = null, qty = null, price = null, ts = null, email = null;
-        foreach (var v in entry.Values)
-        {
-            switch ((string)v.Name!)
-            {
-                case "id": id = v.Value; break;
-                case "user": user = v.Value; break;
-                case "sku": sku = v.Value; break;
-                case "qty": qty = v.Value; break;
-                case "price": price = v.Value; break;
-                case "ts": ts = v.Value; break;
-                case "key": idempotencyKey = v.Value!; break;
-                case "email": email = v.Value; break;
-            }
-        }
-        if (!Guid.TryParse(id, out var orderId) || !Guid.TryParse(user, out var userId) || sku is null
-            || !int.TryParse(qty, out var quantity) || !long.TryParse(ts, out var ms)
-            || !decimal.TryParse(price, NumberStyles.Number, CultureInfo.InvariantCulture, out var unitPrice)) return null;
-        var at = DateTimeOffset.FromUnixTimeMilliseconds(ms);
-        return new OrderEvent(OrderEventTypes.EventId(OrderEventTypes.Reserved, orderId), OrderEventTypes.Reserved, orderId, ns, sale, userId,
-            sku, quantity, unitPrice, currency, at, at + timeout, string.IsNullOrEmpty(email) ? null : email);
     }
 
     async Task InsertAsync(List<OrderEvent> orders, List<string> idempotencyKeys, CancellationToken ct)

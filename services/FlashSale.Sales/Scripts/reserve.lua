@@ -112,11 +112,12 @@ end
 for _, field in ipairs(fields) do
   redis.call('HINCRBY', KEYS[4], field, added[field])
 end
+-- One stream field per order (OrderStreamEntry): id|user|quantity|price|ts|sku|length of key|key|email.
 for _, i in ipairs(accepted) do
   local a = 2 + i * 6
-  local sku = ARGV[a + 1]
-  redis.call('SET', KEYS[8 + i], sku .. '|' .. ARGV[a + 2] .. '#' .. ARGV[a + 3], 'EX', ttl)
-  redis.call('XADD', KEYS[5], '*', 'id', ARGV[a + 3], 'user', ARGV[a], 'sku', sku, 'qty', ARGV[a + 2], 'price', skus[sku][3],
-    'key', ARGV[a + 4], 'ts', stamp, 'email', ARGV[a + 5])
+  local sku, quantity, id, key = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  redis.call('SET', KEYS[8 + i], sku .. '|' .. quantity .. '#' .. id, 'EX', ttl)
+  redis.call('XADD', KEYS[5], '*', 'o',
+    id .. '|' .. ARGV[a] .. '|' .. quantity .. '|' .. skus[sku][3] .. '|' .. stamp .. '|' .. sku .. '|' .. #key .. '|' .. key .. '|' .. ARGV[a + 5])
 end
 return out
