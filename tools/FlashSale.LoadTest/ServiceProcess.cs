@@ -16,6 +16,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     public static ServiceProcess Start(string name, string dll, int port, IDictionary<string, string> settings, string logDir)
     {
         if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} not found: build or publish the services first (scripts/bench.sh does)", dll);
+        // A process left on the port (an interrupted run's service) would answer the readiness probe for the one started
+        // here, which then fails to bind and exits: the run would measure the stale process with tokens it does not know.
+        if (PortAnswers(port))
+            throw new InvalidOperationException($"port {port} is in use (a service of an interrupted run?): stop it or choose --base-port");
         Directory.CreateDirectory(logDir);
         var log = Path.Combine(logDir, $"{name}.log");
         var url = new Uri($"http://127.0.0.1:{port}");
@@ -30,6 +34,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         foreach (var (k, v) in settings) info.Environment[k] = v;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {dll}");
         return new ServiceProcess(name, url, log, process);
+    }
+
+    static bool PortAnswers(int port)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try { socket.Connect(System.Net.IPAddress.Loopback, port); return true; }
+        catch (System.Net.Sockets.SocketException) { return false; }
     }
 
     /// <summary>Waits for <c>/healthz/ready</c> to answer 200; fails with the tail of the log if the process dies or times out.</summary>
