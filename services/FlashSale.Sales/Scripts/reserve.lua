@@ -8,10 +8,11 @@
 --
 -- Two phases. The first decides every order with reads only, keeping what the orders before it took in Lua tables (stock
 -- left per sku, units held per buyer, keys used in this call). The second writes: each sku's stock and reserved units
--- once for the whole call, then per accepted order its key, the buyer's holding and the stream entry. Each write Redis
--- propagates to the AOF costs far more than the command itself, so the stock counters once per call instead of once per
--- order take a third off Redis's time per order. A call writes all of its accepted orders or nothing: the key types are
--- checked before the first write, and once a script has written, Redis no longer refuses its writes for memory.
+-- once for the whole call, each buyer's holding once, then per accepted order its key and its stream entry. Each write
+-- Redis propagates to the AOF costs more than the command itself, so the stock counters once per call instead of once per
+-- order take a sixth off the script's cost (scripts/reserve-cost.sh). A call writes all of its accepted orders or
+-- nothing: the key types are checked before the first write, and once a script has written, Redis no longer refuses its
+-- writes for memory.
 local n = #KEYS - 7
 local out = {}
 local function answer(status, value, detail)
