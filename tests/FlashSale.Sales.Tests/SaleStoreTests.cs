@@ -33,6 +33,14 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         return sale;
     }
 
+    /// <summary>A new sale preloaded into Redis, with its keys.</summary>
+    async Task<(SaleDefinition Sale, SaleKeys Keys)> PreloadedSaleAsync(long stock, int limit)
+    {
+        var sale = NewSale(stock, limit);
+        await fx.Store.PreloadAsync(sale);
+        return (sale, new SaleKeys(sale.Namespace, sale.Name));
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     // The shared Redis is left as found (idempotency keys expire on their own).
@@ -157,9 +165,7 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
     [Fact]
     public async Task ReleaseReturnsStockExactlyOnceAndFreesTheBuyersLimit()
     {
-        var sale = NewSale(stock: 1, limit: 1);
-        await fx.Store.PreloadAsync(sale);
-        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var (sale, k) = await PreloadedSaleAsync(stock: 1, limit: 1);
         var buyer = Guid.NewGuid();
         var order = await Reserve(sale, buyer);
         var releases = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1)));
@@ -172,9 +178,7 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
     [Fact]
     public async Task OrdersReservedInOneCallGetTheAnswersTheyWouldGetOneAfterTheOther()
     {
-        var sale = NewSale(stock: 3, limit: 2);
-        await fx.Store.PreloadAsync(sale);
-        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var (sale, k) = await PreloadedSaleAsync(stock: 3, limit: 2);
         var (ann, bob, cid) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         ReserveItem Item(Guid user, string key, int qty = 1, string sku = "p1") => new(user, sku, qty, Guid.CreateVersion7(), key, $"{user:N}@example.test");
         ReserveItem[] batch =
@@ -216,9 +220,7 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
     [Fact]
     public async Task OrdersOfOneBuyerInOneCallAddUpAgainstTheLimitAndTheStockIsWrittenOncePerCall()
     {
-        var sale = NewSale(stock: 10, limit: 3);
-        await fx.Store.PreloadAsync(sale);
-        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var (_, k) = await PreloadedSaleAsync(stock: 10, limit: 3);
         var (ann, bob) = (Guid.NewGuid(), Guid.NewGuid());
         ReserveItem Item(Guid user, string key, int qty = 1, string sku = "p1") => new(user, sku, qty, Guid.CreateVersion7(), key, null);
         ReserveItem[] batch = [Item(ann, "a1"), Item(bob, "b1", qty: 2), Item(ann, "a2", qty: 2), Item(ann, "a3"), Item(bob, "b2", sku: "p2")];
@@ -243,9 +245,7 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
     [Fact]
     public async Task AStreamEntryCarriesKeysAndEmailsWithSeparatorsInThemWhole()
     {
-        var sale = NewSale(stock: 10, limit: 5);
-        await fx.Store.PreloadAsync(sale);
-        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var (_, k) = await PreloadedSaleAsync(stock: 10, limit: 5);
         var buyer = Guid.NewGuid();
         var before = DateTimeOffset.UtcNow.AddSeconds(-1);
         ReserveItem[] batch =
@@ -288,9 +288,7 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
     [Fact]
     public async Task ACallThatCannotWriteAllItsOrdersWritesNone()
     {
-        var sale = NewSale(stock: 10, limit: 5);
-        await fx.Store.PreloadAsync(sale);
-        var k = new SaleKeys(sale.Namespace, sale.Name);
+        var (sale, k) = await PreloadedSaleAsync(stock: 10, limit: 5);
         var db = fx.Redis.GetDatabase();
         await db.StringSetAsync(k.Stream, "not a stream"); // e.g. a key written by hand over the sale's stream
         var buyer = Guid.NewGuid();
