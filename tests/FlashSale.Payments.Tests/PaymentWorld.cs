@@ -222,7 +222,7 @@ public sealed class PaymentWorld : IAsyncDisposable
     {
         foreach (var h in _hosts) { try { await h.DisposeAsync(); } catch { } }
         // Leave the shared servers as we found them: remove this world's queues, exchanges and Redis keys (left behind, each
-        // run added about 60 queues to the developer's broker: 3,500 of them kept it at 13 % of a core while idle).
+        // run added about 90 queues to the developer's broker: 3,500 of them kept it at 13 % of a core while idle).
         try
         {
             await using var connection = await new ConnectionFactory { Uri = new Uri(Infra.RabbitMq) }.CreateConnectionAsync();
