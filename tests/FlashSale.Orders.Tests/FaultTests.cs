@@ -29,6 +29,44 @@ public class FaultTests
         return answers.Length;
     }
 
+    /// <summary>
+    /// A world whose <paramref name="server"/> ("postgres", "redis" or "rabbitmq") is a private one the test may stop and
+    /// start, with a sale of 500 units (limit 1) and an orders service; disposed, it disposes the world, then that server.
+    /// </summary>
+    sealed class PrivateServerWorld(PrivateInfra infra, SaleWorld world, SaleDefinition sale, ServiceHost<Program> orders) : IAsyncDisposable
+    {
+        public PrivateInfra Infra => infra;
+        public SaleWorld World => world;
+        public SaleDefinition Sale => sale;
+        public ServiceHost<Program> Orders => orders;
+
+        public static async Task<PrivateServerWorld> StartAsync(string name, string server)
+        {
+            var infra = new PrivateInfra(name);
+            SaleWorld? world = null;
+            try
+            {
+                await infra.StartAsync(server);
+                world = await SaleWorld.CreateAsync(postgres: server == "postgres" ? infra.Postgres : null,
+                    redis: server == "redis" ? infra.Redis : null, rabbitMq: server == "rabbitmq" ? infra.RabbitMq : null);
+                var sale = await world.NewSaleAsync(stock: 500, limit: 1);
+                return new PrivateServerWorld(infra, world, sale, world.StartOrders());
+            }
+            catch
+            {
+                if (world is not null) await world.DisposeAsync();
+                await infra.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await world.DisposeAsync();
+            await infra.DisposeAsync();
+        }
+    }
+
     static async Task<uint> QueueDepthAsync(string rabbitMq, string queue)
     {
         await using var connection = await new ConnectionFactory { Uri = new Uri(rabbitMq) }.CreateConnectionAsync();
@@ -51,11 +89,8 @@ public class FaultTests
     [Fact]
     public async Task WithRabbitMqStoppedOrdersAreAcceptedAndReachPostgresAndRabbitMqAfterItReturns()
     {
-        await using var infra = new PrivateInfra("orders-rmq");
-        await infra.StartAsync("rabbitmq");
-        await using var world = await SaleWorld.CreateAsync(rabbitMq: infra.RabbitMq);
-        var sale = await world.NewSaleAsync(stock: 500, limit: 1);
-        var orders = world.StartOrders();
+        await using var setup = await PrivateServerWorld.StartAsync("orders-rmq", "rabbitmq");
+        var (infra, world, sale, orders) = (setup.Infra, setup.World, setup.Sale, setup.Orders);
         await infra.StopAsync("rabbitmq");
 
         var placed = await PlaceOrdersAsync(orders, sale.Name, 150);
@@ -74,11 +109,8 @@ public class FaultTests
     [Fact]
     public async Task WithPostgresStoppedOrdersAreAcceptedAndReachPostgresAfterItReturns()
     {
-        await using var infra = new PrivateInfra("orders-pg");
-        await infra.StartAsync("postgres");
-        await using var world = await SaleWorld.CreateAsync(postgres: infra.Postgres);
-        var sale = await world.NewSaleAsync(stock: 500, limit: 1);
-        var orders = world.StartOrders();
+        await using var setup = await PrivateServerWorld.StartAsync("orders-pg", "postgres");
+        var (infra, world, sale, orders) = (setup.Infra, setup.World, setup.Sale, setup.Orders);
         using (var warm = orders.Client()) Assert.Equal(HttpStatusCode.OK, (await warm.GetAsync("/healthz/live")).StatusCode);
         await infra.StopAsync("postgres");
 
@@ -129,11 +161,8 @@ public class FaultTests
     [Fact]
     public async Task WithRedisStoppedOrdersAndStockViewsAreAnswered503AndTheSaleGoesOnWhenItReturns()
     {
-        await using var infra = new PrivateInfra("orders-redis");
-        await infra.StartAsync("redis");
-        await using var world = await SaleWorld.CreateAsync(redis: infra.Redis);
-        var sale = await world.NewSaleAsync(stock: 500, limit: 1);
-        var orders = world.StartOrders();
+        await using var setup = await PrivateServerWorld.StartAsync("orders-redis", "redis");
+        var (infra, world, sale, orders) = (setup.Infra, setup.World, setup.Sale, setup.Orders);
         var stock = world.StartStock(sale.Name);
         var before = await PlaceOrdersAsync(orders, sale.Name, 60);
         await infra.StopAsync("redis");
