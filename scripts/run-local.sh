@@ -101,14 +101,17 @@ prepare_sale() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start <name> <dll> <port> [KEY=VALUE...]: a service in the background, pid in .run/local/<name>.pid
+# start <name> <dll> <port> [KEY=VALUE...]: a service in the background, pid in .run/local/<name>.pid.
+# It runs in its own folder, as in its container image: ASP.NET takes its content root (appsettings.json, and the folder it
+# watches recursively for changes) from the working directory; from the repository root it watched every folder, .run/ with
+# the databases' files included, and woke up for each of their writes.
 start_service() {
   local name=$1 dll=$2 port=$3; shift 3
   port_free "$port" || die "port $port (for $name) is taken; set ${name^^}_PORT"
-  env ASPNETCORE_URLS="http://127.0.0.1:$port" ASPNETCORE_ENVIRONMENT=Production \
+  (cd "$(dirname "$APP/$dll")" && exec env ASPNETCORE_URLS="http://127.0.0.1:$port" ASPNETCORE_ENVIRONMENT=Production \
     Logging__LogLevel__Default=Warning Logging__LogLevel__Microsoft.Hosting.Lifetime=Information \
     ConnectionStrings__Postgres="$FLASHSALE_POSTGRES" ConnectionStrings__Redis="$FLASHSALE_REDIS" ConnectionStrings__RabbitMq="$FLASHSALE_RABBITMQ" \
-    "$@" setsid dotnet "$APP/$dll" >"$LOCAL/logs/$name.log" 2>&1 < /dev/null &
+    "$@" setsid dotnet "$APP/$dll") >"$LOCAL/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$LOCAL/$name.pid"
 }
 
