@@ -55,12 +55,15 @@ public sealed class RelayOptions
     public bool Enabled { get; set; } = true;
     /// <summary>Publish order events to RabbitMQ (off only for benchmarks that measure the database drain alone).</summary>
     public bool Publish { get; set; } = true;
+    /// <summary>Batches of one sale written to PostgreSQL (and published) at once; the stream is trimmed behind them in order.</summary>
     public int Workers { get; set; } = 2;
     public int BatchSize { get; set; } = 1000;
     public TimeSpan IdleDelay { get; set; } = TimeSpan.FromMilliseconds(20);
-    /// <summary>Entries pending longer than this (a dead or failing relay) are claimed again.</summary>
-    public TimeSpan ClaimIdle { get; set; } = TimeSpan.FromSeconds(10);
-    public TimeSpan ClaimInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// A replica relays a sale while it holds the sale's lease, renewed every third of this; a replica that dies holding it
+    /// keeps the sale's entries waiting this long at most before another replica takes over.
+    /// </summary>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public sealed class OrdersMetrics

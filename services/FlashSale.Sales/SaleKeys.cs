@@ -25,6 +25,7 @@ public sealed class SaleKeys
         ReleasedOrders = p + "released-orders";
         Bought = p + "bought";
         Stream = p + "orders";
+        RelayLease = p + "relay-lease";
         IdempotencyPrefix = p + "idem:";
     }
 
@@ -49,6 +50,8 @@ public sealed class SaleKeys
     public RedisKey Bought { get; }
     /// <summary>The sale's order stream: the outbox the relay drains into PostgreSQL.</summary>
     public RedisKey Stream { get; }
+    /// <summary>The orders replica relaying the stream (a string with a TTL, renewed while it works).</summary>
+    public RedisKey RelayLease { get; }
     public string IdempotencyPrefix { get; }
 
     public RedisKey Idempotency(Guid userId, string key) => Idempotency(userId.ToString("N"), key);
@@ -59,5 +62,5 @@ public sealed class SaleKeys
     /// <summary>Not hash-tagged: the set of sale names of a namespace, written by preload and read by relays.</summary>
     public static RedisKey Registry(string @namespace) => "fs:sales:" + @namespace;
 
-    public RedisKey[] All => [Meta, Remaining, Initial, Limit, Price, Names, Reserved, Released, ReleasedOrders, Bought, Stream];
+    public RedisKey[] All => [Meta, Remaining, Initial, Limit, Price, Names, Reserved, Released, ReleasedOrders, Bought, Stream, RelayLease];
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
 
@@ -57,8 +58,8 @@ public class RelayTests
         await ReserveAsync(5);
         await using (var first = w.StartOrders()) await w.WaitForOrdersAsync(sale.Name, 5);
 
-        // With no relay running, one of those orders comes back as a fresh stream entry (as after a consumer group was lost and
-        // the stream read again) between three new orders, so one batch holds all four.
+        // With no relay running, one of those orders comes back as a fresh stream entry (as after Redis came back from a copy
+        // older than the relay's trim) between three new orders, so one batch holds all four.
         await using (var cmd = w.Db.CreateCommand("SELECT order_id, user_id, idempotency_key, created_at FROM orders.orders WHERE namespace = @ns AND sale = @sale LIMIT 1"))
         {
             cmd.Parameters.AddWithValue("ns", w.Namespace);
@@ -74,9 +75,79 @@ public class RelayTests
         }
         Assert.Equal(4, await w.Mux.GetDatabase().StreamLengthAsync(keys.Stream));
 
-        // A batch that failed on the repeated order would stay pending until claimed again after ClaimIdle; with a ClaimIdle
-        // beyond the wait, the batch itself must skip the order already there and write the three new ones.
-        await using var orders = w.StartOrders(tweak: s => s["Orders:Relay:ClaimIdle"] = "00:05:00");
+        // A batch that failed on the repeated order would fail again each time it is read from the stream's head: the batch
+        // itself must skip the order already there and write the three new ones.
+        await using var orders = w.StartOrders();
         await w.WaitForOrdersAsync(sale.Name, 8, timeout: TimeSpan.FromSeconds(20));
     }
+
+    static async Task ReserveAsync(SaleWorld w, SaleKeys keys, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var r = await w.Store.ReserveAsync(keys, Guid.NewGuid(), "item", 1, Guid.CreateVersion7(), Guid.NewGuid().ToString(), TimeSpan.FromHours(1));
+            Assert.Equal(ReserveOutcome.Accepted, r.Outcome);
+        }
+    }
+
+    [Fact]
+    public async Task ASaleLeasedByAReplicaThatDiedWaitsOnlyUntilTheLeaseExpiresThenIsRelayedWhole()
+    {
+        await using var w = await SaleWorld.CreateAsync();
+        var sale = await w.NewSaleAsync();
+        var keys = new SaleKeys(w.Namespace, sale.Name);
+        var redis = w.Mux.GetDatabase();
+        await ReserveAsync(w, keys, 5);
+        // The lease of a replica killed a moment ago (no graceful stop, so it was not released): 3 s left.
+        await redis.StringSetAsync(keys.RelayLease, "a-replica-that-died", TimeSpan.FromSeconds(3));
+
+        await using var orders = w.StartOrders();
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(0, await w.OrdersInPostgresAsync(sale.Name));
+        Assert.Equal(5, await redis.StreamLengthAsync(keys.Stream));
+
+        await w.WaitForOrdersAsync(sale.Name, 5, timeout: TimeSpan.FromSeconds(10));
+        var holder = (string?)await redis.StringGetAsync(keys.RelayLease);
+        Assert.NotNull(holder);
+        Assert.NotEqual("a-replica-that-died", holder);
+        Assert.True(await redis.KeyTimeToLiveAsync(keys.RelayLease) is { } ttl && ttl <= TimeSpan.FromSeconds(2), "the lease always has a TTL");
+    }
+
+    [Fact]
+    public async Task AReplicaThatStopsHandsItsSalesOverAtOnceAndNeitherWritesAnOrderTwice()
+    {
+        await using var w = await SaleWorld.CreateAsync();
+        var sale = await w.NewSaleAsync(stock: 1000, limit: 10);
+        var keys = new SaleKeys(w.Namespace, sale.Name);
+        var redis = w.Mux.GetDatabase();
+        // Leases far longer than the test: a successor that had to wait for one to expire would time out below.
+        static void Long(Dictionary<string, string?> s) => s["Orders:Relay:LeaseTime"] = "00:01:00";
+        var first = w.StartOrders(tweak: Long);
+        await using var second = w.StartOrders(tweak: Long);
+        await ReserveAsync(w, keys, 30);
+        await w.WaitForOrdersAsync(sale.Name, 30);
+        var holder = (string?)await redis.StringGetAsync(keys.RelayLease);
+        Assert.NotNull(holder);
+
+        // Stop whichever replica holds the sale (the other's relay has been waiting for the lease all along).
+        var holderIsFirst = holder == first.Services.GetRequiredService<Relay.OrderStreamRelay>().Owner;
+        Assert.True(holderIsFirst || holder == second.Services.GetRequiredService<Relay.OrderStreamRelay>().Owner);
+        await (holderIsFirst ? first : second).DisposeAsync();
+        Assert.False(await redis.KeyExistsAsync(keys.RelayLease), "a replica that stops gracefully releases its leases");
+
+        await ReserveAsync(w, keys, 20);
+        var survivor = holderIsFirst ? second : first;
+        await w.WaitForOrdersAsync(sale.Name, 50, timeout: TimeSpan.FromSeconds(10));
+        Assert.Equal(survivor.Services.GetRequiredService<Relay.OrderStreamRelay>().Owner, (string?)await redis.StringGetAsync(keys.RelayLease));
+        Assert.Equal(50, await w.ScalarAsync("SELECT count(DISTINCT order_id) FROM orders.orders WHERE namespace = @ns AND sale = @s",
+            ("ns", w.Namespace), ("s", sale.Name)));
+        if (!holderIsFirst) await first.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("1763874000000-0", "1763874000000-1")]
+    [InlineData("1763874000000-41", "1763874000000-42")]
+    [InlineData("5-18446744073709551615", "6-0")]
+    public void TheStreamIsTrimmedUpToTheIdJustAfterABatchsLastEntry(string last, string next) =>
+        Assert.Equal(next, Relay.OrderStreamRelay.Successor(last));
 }

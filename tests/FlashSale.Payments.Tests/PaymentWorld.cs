@@ -85,8 +85,7 @@ public sealed class PaymentWorld : IAsyncDisposable
     {
         var s = Common();
         s["Orders:Namespace"] = Namespace;
-        s["Orders:Relay:ClaimIdle"] = "00:00:02";
-        s["Orders:Relay:ClaimInterval"] = "00:00:00.500";
+        s["Orders:Relay:LeaseTime"] = "00:00:02";
         s["Orders:Payment:UsersUrl"] = users?.ToString();
         s["Orders:Expiry:SweepInterval"] = "00:00:00.500";
         // Generous bounds for tests that are not about outages: a busy CI machine must not trip the breaker.

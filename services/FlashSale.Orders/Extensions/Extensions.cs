@@ -25,6 +25,8 @@ public static class Extensions
         services.AddOptions<OrdersOptions>().BindConfiguration("Orders")
             .Validate(o => o.StockGate is StockGates.Redis or StockGates.PostgresRowLock or StockGates.PostgresOptimistic,
                 "Orders:StockGate must be redis, postgres-row-lock or postgres-optimistic")
+            .Validate(o => o.Relay.Workers >= 1 && o.Relay.BatchSize >= 1 && o.Relay.LeaseTime >= TimeSpan.FromMilliseconds(300) && o.Relay.IdleDelay >= TimeSpan.Zero,
+                "Orders:Relay:Workers and BatchSize must be >= 1, LeaseTime at least 00:00:00.3 (it is renewed every third of it), IdleDelay >= 0")
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SaleCatalog>();
@@ -50,7 +52,8 @@ public static class Extensions
                 if (r.Name.StartsWith("postgres", StringComparison.Ordinal) || r.Name == MessagingExtensions.HealthCheckName) r.FailureStatus = HealthStatus.Degraded;
         });
         services.AddSingleton<RelayRedis>();
-        services.AddHostedService<OrderStreamRelay>();
+        services.AddSingleton<OrderStreamRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<OrderStreamRelay>());
         services.AddHostedService<OutboxPublisher>();
         services.ConfigureHttpJsonOptions(o =>
         {
