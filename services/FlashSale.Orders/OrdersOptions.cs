@@ -58,6 +58,7 @@ public sealed class RelayOptions
     /// <summary>Batches of one sale written to PostgreSQL (and published) at once; the stream is trimmed behind them in order.</summary>
     public int Workers { get; set; } = 2;
     public int BatchSize { get; set; } = 1000;
+    /// <summary>A relay that has caught up (its last read was not a full batch) reads again this long after that read.</summary>
     public TimeSpan IdleDelay { get; set; } = TimeSpan.FromMilliseconds(20);
     /// <summary>
     /// A replica relays a sale while it holds the sale's lease, renewed every third of this; a replica that dies holding it

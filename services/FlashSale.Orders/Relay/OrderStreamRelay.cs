@@ -29,7 +29,7 @@ public sealed class RelayRedis(IConfiguration configuration) : IDisposable
 /// <summary>
 /// Drains each sale's order stream (the outbox of the Redis gate) into PostgreSQL and RabbitMQ. The stream holds exactly the
 /// orders not yet relayed: read a batch from its head (XRANGE) -> one INSERT ... ON CONFLICT DO NOTHING -> publish
-/// order.reserved with confirms -> XTRIM MINID, which removes the batch and everything before it.
+/// order.reserved with confirms -> XTRIM MINID (Redis 6.2+), which removes the batch and everything before it.
 /// <para>
 /// One replica relays a sale at a time, the one holding the sale's lease (a Redis key with a TTL, renewed while it works);
 /// a replica that dies holding it leaves the sale's entries waiting at most <see cref="RelayOptions.LeaseTime"/>, then another
@@ -150,21 +150,28 @@ public sealed class OrderStreamRelay(
                             if (!await LeaseAsync(RenewScript, keys)) return; // expired (this process stalled) or the sale was deleted
                             renewedAt = Stopwatch.GetTimestamp();
                         }
+                        var readAt = Stopwatch.GetTimestamp();
                         var entries = await Redis.StreamRangeAsync(keys.Stream, after.IsNull ? "-" : "(" + after, "+", o.BatchSize);
                         if (entries.Length > 0)
                         {
                             after = entries[^1].Id;
                             written.Enqueue((WriteAsync(keys, entries, ct), after));
                         }
-                        while (written.Count > 0 && (written.Count >= o.Workers || entries.Length == 0))
+                        // A full batch means a backlog: read on while up to Workers batches are written. A partial one means the
+                        // relay has caught up: finish the writes and read again IdleDelay after this read, so that the entries
+                        // arriving meanwhile go in one bigger batch. PostgreSQL writes a row for less in a bigger statement
+                        // (20.8 -> 16.5 us of its CPU per row with 250 -> 1,000 rows per INSERT, measured alone); reading
+                        // again at once during a burst made batches of a few hundred, every other one a handful.
+                        var caughtUp = entries.Length < o.BatchSize;
+                        while (written.Count > 0 && (written.Count >= o.Workers || caughtUp))
                         {
                             var (task, lastId) = written.Peek();
                             await task;
                             written.Dequeue();
                             await Redis.ExecuteAsync("XTRIM", keys.Stream, "MINID", Successor(lastId));
                         }
-                        if (entries.Length == 0) await Task.Delay(o.IdleDelay, ct);
                         failures = 0;
+                        if (caughtUp && o.IdleDelay - Stopwatch.GetElapsedTime(readAt) is { Ticks: > 0 } rest) await Task.Delay(rest, ct);
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
