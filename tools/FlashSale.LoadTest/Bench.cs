@@ -97,6 +97,7 @@ public static class Bench
 
         using var mux = await ConnectionMultiplexer.ConnectAsync(redis + ",abortConnect=false,allowAdmin=true"); // admin: INFO persistence
         var store = new SaleStore(mux);
+        await DeleteLeftoverRedisKeysAsync(mux, DateTime.UtcNow);
         // CPU per request by process (Linux /proc): the orders process of the gate being measured, Redis (when it runs on this
         // machine), every PostgreSQL process, and this load generator; "machine" is the whole VM.
         var ordersPid = 0;
@@ -347,6 +348,51 @@ public static class Bench
         await using (var create = db.CreateCommand($"CREATE DATABASE \"{name}\"")) await create.ExecuteNonQueryAsync();
         Console.WriteLine($"   PostgreSQL database {name} for this run (dropped at its end)");
         return new NpgsqlConnectionStringBuilder(adminPostgres) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>
+    /// Deletes the Redis keys of earlier runs that did not get to their end (killed, or failed before cleaning up): their
+    /// sales' keys and idempotency keys (a run leaves up to a few hundred thousand, which expire only after a day) and their
+    /// namespace's sale registry. A namespace named after a moment less than an hour ago may belong to a run still going on
+    /// (another terminal), and is left alone.
+    /// </summary>
+    internal static async Task<long> DeleteLeftoverRedisKeysAsync(IConnectionMultiplexer mux, DateTime now)
+    {
+        var db = mux.GetDatabase();
+        long deleted = 0;
+        var namespaces = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var endpoint in mux.GetEndPoints())
+        {
+            var server = mux.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica) continue;
+            foreach (var pattern in new[] { "fs:{bench-*", "fs:sales:bench-*" })
+            {
+                var batch = new List<RedisKey>();
+                await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000))
+                {
+                    var k = (string)key!;
+                    var start = k.IndexOf("bench-", StringComparison.Ordinal);
+                    var ns = k[start..].Split('/', '}')[0];
+                    if (!IsLeftover(ns, now)) continue;
+                    namespaces.Add(ns);
+                    batch.Add(key);
+                    if (batch.Count == 1000) { deleted += await db.KeyDeleteAsync([.. batch]); batch.Clear(); }
+                }
+                if (batch.Count > 0) deleted += await db.KeyDeleteAsync([.. batch]);
+            }
+        }
+        if (deleted > 0) Console.WriteLine($"   deleted {deleted} Redis keys left by {namespaces.Count} interrupted run(s): {string.Join(", ", namespaces.Order())}");
+        return deleted;
+    }
+
+    /// <summary>True for a bench namespace (<c>bench-MMddHHmmss</c>, UTC) named more than an hour before <paramref name="now"/>.</summary>
+    internal static bool IsLeftover(string ns, DateTime now)
+    {
+        if (!ns.StartsWith("bench-", StringComparison.Ordinal)
+            || !DateTime.TryParseExact(ns["bench-".Length..] + now.Year.ToString("D4", CultureInfo.InvariantCulture), "MMddHHmmssyyyy",
+                CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var named)) return false;
+        if (named > now.AddDays(1)) named = named.AddYears(-1); // named in December, read in January
+        return now - named > TimeSpan.FromHours(1);
     }
 
     static async Task DropBenchDatabaseAsync(string adminPostgres, string benchPostgres)
