@@ -154,6 +154,20 @@ public class RelayTests
     }
 
     [Theory]
+    [InlineData("Orders:Relay:LeaseTime", "00:00:00.100", "LeaseTime")]
+    [InlineData("Orders:Relay:Workers", "0", "Workers")]
+    [InlineData("Orders:Relay:BatchSize", "0", "BatchSize")]
+    public async Task ARelaySettingOutOfRangeStopsTheServiceAtStartWithTheSettingsName(string key, string value, string named)
+    {
+        await using var w = await SaleWorld.CreateAsync();
+        var e = Record.Exception(() => w.StartOrders(tweak: s => s[key] = value));
+        Assert.NotNull(e);
+        var validation = e as Microsoft.Extensions.Options.OptionsValidationException ?? e.InnerException as Microsoft.Extensions.Options.OptionsValidationException;
+        Assert.NotNull(validation);
+        Assert.Contains(named, validation.Message);
+    }
+
+    [Theory]
     [InlineData("1763874000000-0", "1763874000000-1")]
     [InlineData("1763874000000-41", "1763874000000-42")]
     [InlineData("5-18446744073709551615", "6-0")]
