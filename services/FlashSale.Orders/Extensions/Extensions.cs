@@ -25,8 +25,10 @@ public static class Extensions
         services.AddOptions<OrdersOptions>().BindConfiguration("Orders")
             .Validate(o => o.StockGate is StockGates.Redis or StockGates.PostgresRowLock or StockGates.PostgresOptimistic,
                 "Orders:StockGate must be redis, postgres-row-lock or postgres-optimistic")
-            .Validate(o => o.Relay.Workers >= 1 && o.Relay.BatchSize >= 1 && o.Relay.LeaseTime >= TimeSpan.FromMilliseconds(300) && o.Relay.IdleDelay >= TimeSpan.Zero,
-                "Orders:Relay:Workers and BatchSize must be >= 1, LeaseTime at least 00:00:00.3 (it is renewed every third of it), IdleDelay >= 0")
+            .Validate(o => o.Relay.Workers >= 1, "Orders:Relay:Workers must be >= 1")
+            .Validate(o => o.Relay.BatchSize >= 1, "Orders:Relay:BatchSize must be >= 1")
+            .Validate(o => o.Relay.LeaseTime >= TimeSpan.FromMilliseconds(300), "Orders:Relay:LeaseTime must be at least 00:00:00.3 (it is renewed every third of it)")
+            .Validate(o => o.Relay.IdleDelay >= TimeSpan.Zero, "Orders:Relay:IdleDelay must not be negative")
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SaleCatalog>();
