@@ -204,19 +204,31 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
     public async Task<long> DeleteAsync(SaleKeys k)
     {
         long deleted = await _db.KeyDeleteAsync(k.All);
+        deleted += await DeleteMatchingAsync(k.IdempotencyPrefix.Replace("[", "\\[").Replace("]", "\\]") + "*");
+        await _db.SetRemoveAsync(SaleKeys.Registry(k.Namespace), k.Sale);
+        return deleted;
+    }
+
+    /// <summary>
+    /// Deletes the keys matching a SCAN <paramref name="pattern"/> on every primary (and, given <paramref name="which"/>, only
+    /// those it accepts), 1,000 at a time. Returns the number of keys deleted.
+    /// </summary>
+    public async Task<long> DeleteMatchingAsync(string pattern, Func<string, bool>? which = null)
+    {
+        long deleted = 0;
         foreach (var endpoint in redis.GetEndPoints())
         {
             var server = redis.GetServer(endpoint);
             if (!server.IsConnected || server.IsReplica) continue;
             var batch = new List<RedisKey>();
-            await foreach (var key in server.KeysAsync(pattern: k.IdempotencyPrefix.Replace("[", "\\[").Replace("]", "\\]") + "*", pageSize: 1000))
+            await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000))
             {
+                if (which is not null && !which(key!)) continue;
                 batch.Add(key);
                 if (batch.Count == 1000) { deleted += await _db.KeyDeleteAsync([.. batch]); batch.Clear(); }
             }
             if (batch.Count > 0) deleted += await _db.KeyDeleteAsync([.. batch]);
         }
-        await _db.SetRemoveAsync(SaleKeys.Registry(k.Namespace), k.Sale);
         return deleted;
     }
 

@@ -97,7 +97,7 @@ public static class Bench
 
         using var mux = await ConnectionMultiplexer.ConnectAsync(redis + ",abortConnect=false,allowAdmin=true"); // admin: INFO persistence
         var store = new SaleStore(mux);
-        await DeleteLeftoverRedisKeysAsync(mux, DateTime.UtcNow);
+        await DeleteLeftoverRedisKeysAsync(store, DateTime.UtcNow);
         // CPU per request by process (Linux /proc): the orders process of the gate being measured, Redis (when it runs on this
         // machine), every PostgreSQL process, and this load generator; "machine" is the whole VM.
         var ordersPid = 0;
@@ -356,32 +356,18 @@ public static class Bench
     /// namespace's sale registry. A namespace named after a moment less than an hour ago may belong to a run still going on
     /// (another terminal), and is left alone.
     /// </summary>
-    internal static async Task<long> DeleteLeftoverRedisKeysAsync(IConnectionMultiplexer mux, DateTime now)
+    internal static async Task<long> DeleteLeftoverRedisKeysAsync(SaleStore store, DateTime now)
     {
-        var db = mux.GetDatabase();
-        long deleted = 0;
-        var namespaces = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var endpoint in mux.GetEndPoints())
+        var namespaces = new SortedSet<string>(StringComparer.Ordinal);
+        bool Leftover(string key)
         {
-            var server = mux.GetServer(endpoint);
-            if (!server.IsConnected || server.IsReplica) continue;
-            foreach (var pattern in new[] { "fs:{bench-*", "fs:sales:bench-*" })
-            {
-                var batch = new List<RedisKey>();
-                await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000))
-                {
-                    var k = (string)key!;
-                    var start = k.IndexOf("bench-", StringComparison.Ordinal);
-                    var ns = k[start..].Split('/', '}')[0];
-                    if (!IsLeftover(ns, now)) continue;
-                    namespaces.Add(ns);
-                    batch.Add(key);
-                    if (batch.Count == 1000) { deleted += await db.KeyDeleteAsync([.. batch]); batch.Clear(); }
-                }
-                if (batch.Count > 0) deleted += await db.KeyDeleteAsync([.. batch]);
-            }
+            var ns = key[key.IndexOf("bench-", StringComparison.Ordinal)..].Split('/', '}')[0];
+            if (!IsLeftover(ns, now)) return false;
+            namespaces.Add(ns);
+            return true;
         }
-        if (deleted > 0) Console.WriteLine($"   deleted {deleted} Redis keys left by {namespaces.Count} interrupted run(s): {string.Join(", ", namespaces.Order())}");
+        var deleted = await store.DeleteMatchingAsync("fs:{bench-*", Leftover) + await store.DeleteMatchingAsync("fs:sales:bench-*", Leftover);
+        if (deleted > 0) Console.WriteLine($"   deleted {deleted} Redis keys left by {namespaces.Count} interrupted run(s): {string.Join(", ", namespaces)}");
         return deleted;
     }
 
