@@ -74,10 +74,8 @@ public sealed class OrderStreamRelay(
 
     SaleStore Store => relayRedis.Store;
     IDatabase Redis => relayRedis.Store.Redis.GetDatabase();
-    readonly string _owner = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
-
     /// <summary>This replica's name in the leases it holds.</summary>
-    public string Owner => _owner;
+    public string Owner { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -122,7 +120,7 @@ public sealed class OrderStreamRelay(
     }
 
     async Task<bool> LeaseAsync(RedisScript script, SaleKeys keys) =>
-        (long)await script.EvaluateAsync(Redis, [keys.RelayLease], [_owner, (long)options.Value.Relay.LeaseTime.TotalMilliseconds]) == 1;
+        (long)await script.EvaluateAsync(Redis, [keys.RelayLease], [Owner, (long)options.Value.Relay.LeaseTime.TotalMilliseconds]) == 1;
 
     /// <summary>
     /// Relays one sale while this replica holds its lease: up to <see cref="RelayOptions.Workers"/> batches are written at once,
@@ -197,7 +195,7 @@ public sealed class OrderStreamRelay(
         {
             await ForgetAsync(written);
             // Hand the sale over at once (a rolling restart) instead of after the lease's TTL.
-            try { await ReleaseScript.EvaluateAsync(Redis, [keys.RelayLease], [_owner]).WaitAsync(TimeSpan.FromSeconds(2)); }
+            try { await ReleaseScript.EvaluateAsync(Redis, [keys.RelayLease], [Owner]).WaitAsync(TimeSpan.FromSeconds(2)); }
             catch (Exception e) { logger.LogDebug(e, "Could not release the relay lease of sale {Sale}; it expires on its own", keys.Sale); }
         }
     }
