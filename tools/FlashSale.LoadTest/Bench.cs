@@ -49,7 +49,11 @@ public sealed class TokenMinter
 /// </summary>
 public static class Bench
 {
-    sealed record Row(string Name, LoadResult? Load, long Oversold, bool? Consistent, string Note, double? Rate = null, CpuSampler.Usage? Cpu = null);
+    sealed record Row(string Name, LoadResult? Load, long Oversold, bool? Consistent, string Note, double? Rate = null, CpuSampler.Usage? Cpu = null,
+        (GcSampler.Usage? Service, GcSampler.Usage? Client) Gc = default);
+
+    /// <summary>One measured run: its load, the CPU by process, and the GCs of the service and of this generator.</summary>
+    sealed record Measured(LoadResult Load, CpuSampler.Usage? Cpu, GcSampler.Usage? ServiceGc, GcSampler.Usage? ClientGc);
 
     public static async Task<int> RunAsync(Args a)
     {
@@ -68,6 +72,10 @@ public static class Bench
         var pacedRates = a.Get("paced-rate")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, CultureInfo.InvariantCulture, out var x) && x > 0 ? x : throw new UsageException($"--paced-rate: '{r}' is not a positive rate"))
             .ToList();
+        // The latency target as a capacity: the highest open-loop rate of the redis order path whose p99 stays under this many
+        // milliseconds over the same connections, found by bisection between the paced rates and the closed-loop rate (0: skip).
+        var sloP99 = a.Double("slo-p99", 25);
+        var sloSteps = a.Int("slo-steps", 4);
         var rounds = Math.Max(1, a.Int("rounds", 3));
         var roundRatios = new List<double>();
         // "redis-relay-off": the redis gate with the relay paused during the run (the request path alone; the sale is deleted after).
@@ -101,6 +109,8 @@ public static class Bench
         // CPU per request by process (Linux /proc): the orders process of the gate being measured, Redis (when it runs on this
         // machine), every PostgreSQL process, and this load generator; "machine" is the whole VM.
         var ordersPid = 0;
+        Uri? ordersUrl = null;
+        using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         // Redis's own time per command over the first gate's order-path runs (INFO commandstats, before and after each run).
         var redisPerOrder = new Dictionary<string, (long Calls, long Usec)>();
         long redisOrders = 0;
@@ -111,11 +121,15 @@ public static class Bench
             new("postgres", () => CpuSampler.ByName("postgres")),
             new("client", () => [Environment.ProcessId]),
         ]);
-        async Task<(LoadResult Load, CpuSampler.Usage? Cpu)> MeasuredAsync(Func<Task<LoadResult>> run)
+        async Task<Measured> MeasuredAsync(Func<Task<LoadResult>> run)
         {
+            var gcBefore = ordersUrl is null ? null : await GcSampler.ScrapeAsync(scraper, ordersUrl);
+            var ownBefore = GcSampler.Own();
             var before = cpu.Take();
             var load = await run();
-            return (load, CpuSampler.Between(before, cpu.Take(), load.Elapsed));
+            var usage = CpuSampler.Between(before, cpu.Take(), load.Elapsed);
+            var own = GcSampler.Between(ownBefore, GcSampler.Own(), load.Elapsed);
+            return new(load, usage, GcSampler.Between(gcBefore, ordersUrl is null ? null : await GcSampler.ScrapeAsync(scraper, ordersUrl), load.Elapsed), own);
         }
         var common = new Dictionary<string, string>
         {
@@ -133,6 +147,7 @@ public static class Bench
         };
         var sales = new List<SaleKeys>();
         var rows = new List<Row>();
+        SloSearch? slo = null;
         var failed = false;
         await using var stockService = ServiceProcess.Start("stock", stockDll, basePort + 9, common, logs);
         await stockService.WaitReadyAsync(TimeSpan.FromSeconds(60));
@@ -150,7 +165,7 @@ public static class Bench
             if (relayOff) settings["Orders__Relay__Enabled"] = "false";
             await using var orders = ServiceProcess.Start($"orders-{gate}", ordersDll, basePort + g, settings, logs);
             await orders.WaitReadyAsync(TimeSpan.FromSeconds(60));
-            ordersPid = orders.Pid;
+            (ordersPid, ordersUrl) = (orders.Pid, orders.Url);
 
             var body = Encoding.UTF8.GetBytes("""{"sku":"item","quantity":1}""");
             var orderUri = new Uri(orders.Url, $"/api/sales/{saleName}/orders");
@@ -163,12 +178,13 @@ public static class Bench
             var rewrites = await QuietRedisAsync(mux);
             LoadResult result;
             CpuSampler.Usage? resultCpu;
+            (GcSampler.Usage?, GcSampler.Usage?) resultGc;
             if (g == 0)
             {
                 // The ceiling and the first gate alternate in rounds, so that both see the same share of whatever else this
                 // machine is doing at the time (the ceiling alone moved between 26k and 52k req/s from one run to the next).
-                var ceilings = new List<(LoadResult Load, CpuSampler.Usage? Cpu)>();
-                var runs = new List<(LoadResult Load, CpuSampler.Usage? Cpu)>();
+                var ceilings = new List<Measured>();
+                var runs = new List<Measured>();
                 for (var r = 1; r <= rounds; r++)
                 {
                     ceilings.Add(await MeasuredAsync(() => RunAsync($"http ceiling {r}/{rounds}", orders.Url, connections, duration, Live)));
@@ -185,11 +201,16 @@ public static class Bench
                 }
                 rows.Add(new Row("HTTP ceiling (GET /healthz/live)", LoadResult.Combine("http ceiling", [.. ceilings.Select(c => c.Load)]), 0, null,
                     $"orders service, gate {gate}; {rounds} rounds of {duration.TotalSeconds:F0}s alternating with the next row",
-                    Cpu: CpuSampler.Usage.Sum(ceilings.Select(c => c.Cpu))));
+                    Cpu: CpuSampler.Usage.Sum(ceilings.Select(c => c.Cpu)), Gc: SumGc(ceilings)));
                 result = LoadResult.Combine($"order path, {gate}", [.. runs.Select(c => c.Load)]);
                 resultCpu = CpuSampler.Usage.Sum(runs.Select(c => c.Cpu));
+                resultGc = SumGc(runs);
             }
-            else (result, resultCpu) = await MeasuredAsync(() => RunAsync($"order path, {gate}", orders.Url, connections, duration, Order));
+            else
+            {
+                var run = await MeasuredAsync(() => RunAsync($"order path, {gate}", orders.Url, connections, duration, Order));
+                (result, resultCpu, resultGc) = (run.Load, run.Cpu, SumGc([run]));
+            }
             var rewroteDuring = await RewriteNoteAsync(mux, rewrites);
             var paced = new List<(double Rate, LoadResult Load, string Note)>();
             if (gate == "redis")
@@ -203,6 +224,9 @@ public static class Bench
                     var load = await LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate));
                     paced.Add((rate, load, await RewriteNoteAsync(mux, rewrites)));
                 }
+                if (sloP99 > 0 && sloSteps > 0)
+                    slo = await SearchSloAsync(sloP99, sloSteps, result.RequestsPerSecond, [.. paced.Select(x => (x.Rate, x.Load))],
+                        rate => LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s (p99 < {sloP99:F0} ms?)", orders.Url, connections, Order, Duration: duration, Rate: rate)));
             }
             var audit = relayOff
                 ? await Auditor.GetAsync(stockService.Url, saleName, admin, CancellationToken.None)
@@ -210,7 +234,7 @@ public static class Bench
             Console.WriteLine($"   audit {gate}: sold {audit.Sold}, orders in PostgreSQL {audit.OrdersInPostgres}, oversold {audit.Oversold}, consistent {audit.Consistent}");
             failed |= audit.Oversold > 0 || !audit.Consistent;
             rows.Add(new Row(relayOff ? "order path, gate redis, relay paused" : $"order path, gate {gate}", result, audit.Oversold, audit.Consistent,
-                (relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold") + rewroteDuring, Cpu: resultCpu));
+                (relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold") + rewroteDuring, Cpu: resultCpu, Gc: resultGc));
             foreach (var (rate, load, note) in paced)
                 rows.Add(new Row($"order path, gate redis, open loop at {rate:F0} req/s", load, audit.Oversold, audit.Consistent,
                     $"latency from each request's due time; the client itself sent p99 {Report.F(load.SendLateness.PercentileMs(99), 1)} ms late" + note));
@@ -230,6 +254,7 @@ public static class Bench
                 : [r.Name, r.Rate is { } rate ? Report.F(rate, 0) + " orders/s" : "-", "-", "-", "-", "-", "-", "-", r.Note]);
         Console.WriteLine(Report.Table(table));
         if (rows.Any(r => r.Cpu is not null)) Console.WriteLine(CpuTable(rows, cpu.GroupNames));
+        if (rows.Any(r => r.Gc.Service is not null || r.Gc.Client is not null)) Console.WriteLine(GcTable(rows));
         if (redisOrders > 0 && redisPerOrder.Values.Any(v => v.Usec > 0))
             Console.WriteLine($"  Redis time per request of the {gates[0]} order path (INFO commandstats: time inside each command, including any time " +
                 "Redis lost its core to another process; EVALSHA includes the calls its script makes): " +
@@ -249,6 +274,11 @@ public static class Bench
             Console.WriteLine($"  redis order path p99 over {connections} connections: " +
                 string.Join(", ", open.Select(r => $"{Report.F(r.Load!.Latency.PercentileMs(99), 2)} ms at {Report.F(r.Load.RequestsPerSecond, 0)} req/s (open loop)")) +
                 $", {Report.F(closed.Latency.PercentileMs(99), 2)} ms at saturation ({Report.F(closed.RequestsPerSecond, 0)} req/s, closed loop)");
+        if (slo is not null)
+            Console.WriteLine($"  redis order path at p99 < {Report.F(slo.P99Ms, 0)} ms over {connections} connections (open loop): " +
+                (slo.Best is { } best ? $"up to {Report.F(best.Rate, 0)} req/s, {Report.F(best.Rate / slo.Saturation, 2)} of the closed-loop rate (p99 {Report.F(best.P99Ms, 2)} ms)" : "at none of the rates tried") +
+                (slo.FirstOver is { } over ? $"; over it at {Report.F(over.Rate, 0)} req/s (p99 {Report.F(over.P99Ms, 2)} ms)" : "") +
+                $"; tried {string.Join(", ", slo.Tried.Select(t => $"{Report.F(t.Rate, 0)}: {Report.F(t.P99Ms, 1)} ms"))}");
         if (roundRatios.Count > 0)
         {
             var sorted = roundRatios.Order().ToList();
@@ -269,7 +299,13 @@ public static class Bench
                     : null,
                 machineBusyShare = r.Cpu is { } b ? Math.Round(b.MachineBusyShare, 3) : (double?)null,
                 stealShare = r.Cpu is { } st ? Math.Round(st.StealShare, 3) : (double?)null,
+                gc = r.Gc.Service is null && r.Gc.Client is null ? null : new { service = GcJson(r.Gc.Service), client = GcJson(r.Gc.Client) },
             }),
+            slo = slo is null ? null : new
+            {
+                p99Ms = slo.P99Ms, saturationRate = Math.Round(slo.Saturation), highestRateUnder = slo.Best?.Rate, itsP99Ms = slo.Best is { } b ? Math.Round(b.P99Ms, 2) : (double?)null,
+                tried = slo.Tried.Select(t => new { rate = t.Rate, p99Ms = Math.Round(t.P99Ms, 2) }),
+            },
             ratios = ratios.ToDictionary(r => r.Key, r => double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : (double?)null),
             redisPerRequest = redisOrders == 0 ? null : redisPerOrder.Where(kv => kv.Value.Usec > 0).OrderByDescending(kv => kv.Value.Usec).ToDictionary(
                 kv => kv.Key, kv => new { micros = Math.Round((double)kv.Value.Usec / redisOrders, 2), calls = Math.Round((double)kv.Value.Calls / redisOrders, 4) }),
@@ -409,6 +445,61 @@ public static class Bench
             "  (CPU time from /proc over each run: machine = the whole VM's busy time, other = machine minus the named processes " +
             "(stock service, RabbitMQ, kernel soft interrupts); busy = share of all cores in use; steal = time the hypervisor gave to other guests; " +
             "open-loop runs are left out: below saturation the tick-sampled process times over-charge timer-driven work)\n";
+    }
+
+    internal sealed record SloPoint(double Rate, double P99Ms);
+
+    /// <summary>The SLO search's outcome: every rate tried with its p99, the highest rate under the target and the lowest over it.</summary>
+    internal sealed record SloSearch(double P99Ms, double Saturation, IReadOnlyList<SloPoint> Tried)
+    {
+        public SloPoint? Best => Tried.Where(t => t.P99Ms < P99Ms).MaxBy(t => t.Rate);
+        public SloPoint? FirstOver => Tried.Where(t => t.P99Ms >= P99Ms && t.Rate > (Best?.Rate ?? 0)).MinBy(t => t.Rate);
+    }
+
+    /// <summary>
+    /// Bisects the open-loop rate between the highest rate known to keep p99 under the target (the paced runs', else 0) and
+    /// the lowest known to miss it (the closed-loop rate: at saturation an open loop's queue only grows), in steps of 100 req/s.
+    /// Each step is one run of the bench's duration; the answer is a rate that was measured, not interpolated.
+    /// </summary>
+    internal static async Task<SloSearch> SearchSloAsync(double p99Ms, int steps, double saturation, IReadOnlyList<(double Rate, LoadResult Load)> known,
+        Func<double, Task<LoadResult>> run)
+    {
+        var tried = known.Select(k => new SloPoint(k.Rate, k.Load.Latency.PercentileMs(99))).ToList();
+        var lo = tried.Where(t => t.P99Ms < p99Ms).Select(t => t.Rate).DefaultIfEmpty(0).Max();
+        var hi = tried.Where(t => t.P99Ms >= p99Ms && t.Rate > lo).Select(t => t.Rate).DefaultIfEmpty(saturation).Min();
+        for (var i = 0; i < steps; i++)
+        {
+            var mid = Math.Round((lo + hi) / 2 / 100) * 100;
+            if (mid <= lo || mid >= hi) break;
+            var load = await run(mid);
+            var p99 = load.Latency.PercentileMs(99);
+            tried.Add(new SloPoint(mid, p99));
+            if (p99 < p99Ms) lo = mid; else hi = mid;
+        }
+        return new SloSearch(p99Ms, saturation, tried);
+    }
+
+    static (GcSampler.Usage?, GcSampler.Usage?) SumGc(IEnumerable<Measured> runs) =>
+        (GcSampler.Usage.Sum(runs.Select(r => r.ServiceGc)), GcSampler.Usage.Sum(runs.Select(r => r.ClientGc)));
+
+    static object? GcJson(GcSampler.Usage? u) => u is null ? null : new
+    {
+        collectionsPerSecond = Math.Round(u.PerSecond, 2), gen1 = u.Gen1, gen2 = u.Gen2,
+        pausedShare = Math.Round(u.PausedShare, 4), meanPauseMs = Math.Round(u.MeanPauseMs, 2),
+    };
+
+    /// <summary>Collections per second, the share of the run spent paused and the mean pause, of the service and of the generator.</summary>
+    static string GcTable(List<Row> rows)
+    {
+        static string[] Cells(GcSampler.Usage? u) => u is null ? ["-", "-", "-", "-"]
+            : [Report.F(u.PerSecond, 1), $"{u.Gen1}/{u.Gen2}", Report.F(100 * u.PausedShare, 1) + " %", Report.F(u.MeanPauseMs, 2)];
+        var table = new List<string[]> { new[] { "GC during the run", "service GC/s", "gen1/gen2", "paused", "mean pause ms", "client GC/s", "gen1/gen2", "paused", "mean pause ms" } };
+        foreach (var r in rows)
+            if (r.Gc.Service is not null || r.Gc.Client is not null)
+                table.Add([r.Name, .. Cells(r.Gc.Service), .. Cells(r.Gc.Client)]);
+        return Report.Table(table) +
+            "  (from the service's /metrics and the generator's own runtime; a blocking collection pauses every request in flight in that process, " +
+            "so the paused share at saturation lands in the latency tail)\n";
     }
 
     /// <summary>Calls and microseconds per command since the server started (INFO commandstats), by lower-case command name.</summary>

@@ -22,9 +22,9 @@ const string Usage = """
                generic closed-loop load (or open loop with --rate: request i due at i/rate, at most --connections in flight,
                latency from the due time)
       bench    [--duration 10s] [--warmup 10s] [--rounds 3] [--connections 256] [--buyers 10000] [--drain-orders 200000] [--paced-rate REQ_PER_S]
-               [--gates redis,redis-relay-off,postgres-row-lock,postgres-optimistic] [--json FILE] ...
+               [--gates redis,redis-relay-off,postgres-row-lock,postgres-optimistic] [--slo-p99 25] [--slo-steps 4] [--json FILE] ...
                HTTP ceiling vs order path with each stock gate (closed loop; the ceiling alternates with the first gate in rounds),
-               the redis gate again open loop below saturation,
+               the redis gate again open loop below saturation and the highest open-loop rate with p99 under --slo-p99 ms,
                and the outbox drain rate (see docs/benchmarks.md)
     """;
 

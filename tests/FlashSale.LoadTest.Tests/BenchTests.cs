@@ -1,0 +1,105 @@
+using FlashSale.LoadTest;
+
+namespace FlashSale.LoadTest.Tests;
+
+/// <summary>
+/// The bench's own arithmetic, without servers: the SLO search (driven by a model of a server whose p99 grows with the
+/// rate), the GC counters read from a service's /metrics, the latency histogram, and which namespaces count as leftovers.
+/// </summary>
+public class BenchTests
+{
+    /// <summary>A run at <paramref name="rate"/> of a model server: every request takes p99Of(rate) ms (so p99 is exactly that, within the histogram's 2 %).</summary>
+    static Task<LoadResult> ModelRun(double rate, Func<double, double> p99Of, List<double> asked)
+    {
+        asked.Add(rate);
+        var load = new LoadResult($"model {rate}");
+        for (var i = 0; i < 100; i++) load.Add("202", true, false, TimeSpan.FromMilliseconds(p99Of(rate)));
+        return Task.FromResult(load);
+    }
+
+    static LoadResult Known(double p99Ms) => ModelRun(0, _ => p99Ms, []).Result;
+
+    [Fact]
+    public async Task TheSloSearchFindsTheHighestRateUnderTheTargetBetweenThePacedRatesAndSaturation()
+    {
+        // p99 crosses 25 ms at 11,000 req/s; the paced runs (4,000 and 8,000) were under it; saturation is 16,000.
+        double P99(double rate) => rate <= 11_000 ? 10 + rate / 1_000 : 40;
+        var asked = new List<double>();
+        var slo = await Bench.SearchSloAsync(25, 6, 16_000, [(4_000, Known(P99(4_000))), (8_000, Known(P99(8_000)))], r => ModelRun(r, P99, asked));
+
+        Assert.Equal(12_000, asked[0]); // between the best paced rate and saturation
+        Assert.All(asked, r => Assert.True(r > 8_000 && r < 16_000, $"asked {r}"));
+        Assert.Equal(0, asked.Sum(r => r % 100)); // whole hundreds
+        Assert.NotNull(slo.Best);
+        Assert.InRange(slo.Best!.Rate, 10_800, 11_000); // 6 halvings of 8,000 -> 125 req/s apart, rounded to 100
+        Assert.True(slo.Best.P99Ms < 25);
+        Assert.NotNull(slo.FirstOver);
+        Assert.True(slo.FirstOver!.Rate > slo.Best.Rate && slo.FirstOver.Rate <= 11_300, $"first over at {slo.FirstOver.Rate}");
+        Assert.Contains(slo.Tried, t => t.Rate == slo.Best.Rate); // a measured rate, not an interpolated one
+    }
+
+    [Fact]
+    public async Task WhenEvenThePacedRatesMissTheTargetTheSearchGoesBelowThemAndMayFindNone()
+    {
+        var asked = new List<double>();
+        var slo = await Bench.SearchSloAsync(25, 3, 16_000, [(4_000, Known(30)), (8_000, Known(50))], r => ModelRun(r, _ => 30, asked));
+
+        Assert.Equal([2_000, 1_000, 500], asked);
+        Assert.Null(slo.Best);
+        Assert.Equal(500, slo.FirstOver!.Rate);
+    }
+
+    [Fact]
+    public async Task TheSearchStopsWhenTheIntervalIsNarrowerThanOneStep()
+    {
+        var asked = new List<double>();
+        var slo = await Bench.SearchSloAsync(25, 10, 8_040, [(8_000, Known(10))], r => ModelRun(r, _ => 10, asked));
+
+        Assert.Empty(asked); // (8,000 + 8,040) / 2 rounds to 8,000: nothing between the known rate and saturation to try
+        Assert.Equal(8_000, slo.Best!.Rate);
+        Assert.Null(slo.FirstOver);
+    }
+
+    [Fact]
+    public void GcCountersAreReadFromThePrometheusExposition()
+    {
+        const string metrics = """
+            # HELP dotnet_gc_collections_total Garbage collections by generation.
+            # TYPE dotnet_gc_collections_total counter
+            dotnet_gc_collections_total{generation="gen0"} 557
+            dotnet_gc_collections_total{generation="gen1"} 12
+            dotnet_gc_collections_total{generation="gen2"} 4
+            # TYPE dotnet_gc_pause_time_seconds_total counter
+            dotnet_gc_pause_time_seconds_total 1.149434
+            dotnet_gc_heap_size_bytes 1.2E+07
+            """;
+        Assert.Equal(new GcSampler.Snapshot(557, 12, 4, 1.149434), GcSampler.Parse(metrics));
+        Assert.Null(GcSampler.Parse("dotnet_gc_heap_size_bytes 12\n")); // no counters: no snapshot rather than zeros
+
+        var usage = GcSampler.Between(new(500, 10, 4, 1.0), new(557, 12, 4, 1.149434), TimeSpan.FromSeconds(10))!;
+        Assert.Equal(5.7, usage.PerSecond, 3);
+        Assert.Equal(0.0149434, usage.PausedShare, 6);
+        Assert.Equal(149.434 / 57, usage.MeanPauseMs, 6);
+        Assert.Null(GcSampler.Between(null, new(1, 0, 0, 0), TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public void HistogramPercentilesAreWithinTheBucketWidth()
+    {
+        var h = new Histogram();
+        for (var ms = 1; ms <= 100; ms++) h.Record(TimeSpan.FromMilliseconds(ms));
+        Assert.InRange(h.PercentileMs(50), 50, 51);
+        Assert.InRange(h.PercentileMs(99), 99, 100.98);
+        Assert.Equal(100, h.MaxMs);
+        Assert.Equal(50.5, h.MeanMs, 3);
+    }
+
+    [Theory]
+    [InlineData("bench-1123060000", "2026-11-23T07:00:01Z", true)]
+    [InlineData("bench-1123063000", "2026-11-23T07:00:00Z", false)] // half an hour: maybe a run still going
+    [InlineData("bench-1231235900", "2027-01-01T02:00:00Z", true)] // named in December, read in January
+    [InlineData("bench-notatime", "2026-11-23T07:00:00Z", false)]
+    [InlineData("demo", "2026-11-23T07:00:00Z", false)]
+    public void LeftoverNamespacesAreBenchRunsNamedMoreThanAnHourEarlier(string ns, string now, bool leftover) =>
+        Assert.Equal(leftover, Bench.IsLeftover(ns, DateTime.Parse(now, null, System.Globalization.DateTimeStyles.AdjustToUniversal)));
+}
