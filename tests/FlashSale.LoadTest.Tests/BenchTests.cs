@@ -94,6 +94,20 @@ public class BenchTests
         Assert.Equal(50.5, h.MeanMs, 3);
     }
 
+    [Fact]
+    public void TheNiceValueOfAProcessIsReadFromProc()
+    {
+        // Raising one's own nice value needs no privilege: a child started under `nice -n 7` runs at 7.
+        using var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("nice", ["-n", "7", "sleep", "10"]))!;
+        try
+        {
+            Thread.Sleep(200); // nice execs sleep in the same process
+            Assert.Equal(7, CpuSampler.Nice(child.Id));
+        }
+        finally { child.Kill(); }
+        Assert.Null(CpuSampler.Nice(int.MaxValue));
+    }
+
     [Theory]
     [InlineData("bench-1123060000", "2026-11-23T07:00:01Z", true)]
     [InlineData("bench-1123063000", "2026-11-23T07:00:00Z", false)] // half an hour: maybe a run still going

@@ -115,6 +115,10 @@ public static class Bench
         var redisPerOrder = new Dictionary<string, (long Calls, long Usec)>();
         long redisOrders = 0;
         var redisPid = await LocalRedisPidAsync(mux);
+        var redisNice = redisPid is { } rp ? CpuSampler.Nice(rp) : null;
+        if (redisNice is { } nice)
+            Console.WriteLine($"   Redis runs here at CPU priority nice {nice}" +
+                (nice < 0 ? "" : " (scripts/infra.sh raises it where allowed, root or CAP_SYS_NICE; at the default, Redis losing its core to the other processes shows in the order path)"));
         var cpu = new CpuSampler([
             new("orders", () => ordersPid > 0 ? [ordersPid] : []),
             new("redis", () => redisPid is { } p ? [p] : []),
@@ -212,7 +216,7 @@ public static class Bench
                 (result, resultCpu, resultGc) = (run.Load, run.Cpu, SumGc([run]));
             }
             var rewroteDuring = await RewriteNoteAsync(mux, rewrites);
-            var paced = new List<(double Rate, LoadResult Load, string Note)>();
+            var paced = new List<(double Rate, LoadResult Load, string Note, (GcSampler.Usage?, GcSampler.Usage?) Gc)>();
             if (gate == "redis")
             {
                 var rates = pacedRates ?? [.. new[] { 4, 2 }.Select(d => Math.Max(100, Math.Floor(result.RequestsPerSecond / d / 100) * 100))];
@@ -221,8 +225,8 @@ public static class Bench
                     rewrites = await QuietRedisAsync(mux);
                     // No CPU split for these: below saturation, work that the generator's timers start on the kernel's tick is
                     // over-charged by the tick-sampled per-process times (the processes added up to more than the machine's busy time).
-                    var load = await LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate));
-                    paced.Add((rate, load, await RewriteNoteAsync(mux, rewrites)));
+                    var run = await MeasuredAsync(() => LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate)));
+                    paced.Add((rate, run.Load, await RewriteNoteAsync(mux, rewrites), SumGc([run])));
                 }
                 if (sloP99 > 0 && sloSteps > 0)
                     slo = await SearchSloAsync(sloP99, sloSteps, result.RequestsPerSecond, [.. paced.Select(x => (x.Rate, x.Load))],
@@ -235,9 +239,9 @@ public static class Bench
             failed |= audit.Oversold > 0 || !audit.Consistent;
             rows.Add(new Row(relayOff ? "order path, gate redis, relay paused" : $"order path, gate {gate}", result, audit.Oversold, audit.Consistent,
                 (relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold") + rewroteDuring, Cpu: resultCpu, Gc: resultGc));
-            foreach (var (rate, load, note) in paced)
+            foreach (var (rate, load, note, gc) in paced)
                 rows.Add(new Row($"order path, gate redis, open loop at {rate:F0} req/s", load, audit.Oversold, audit.Consistent,
-                    $"latency from each request's due time; the client itself sent p99 {Report.F(load.SendLateness.PercentileMs(99), 1)} ms late" + note));
+                    $"latency from each request's due time; the client itself sent p99 {Report.F(load.SendLateness.PercentileMs(99), 1)} ms late" + note, Gc: gc));
             // Its undrained stream must not reach the relay of the drain measurement.
             if (relayOff) await store.DeleteAsync(new SaleKeys(ns, saleName));
         }
@@ -289,7 +293,7 @@ public static class Bench
 
         Report.WriteJson(json, new
         {
-            machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
+            machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString(), redisNice },
             connections, durationSeconds = duration.TotalSeconds, buyers = buyerCount, stock,
             runs = rows.Select(r => new
             {

@@ -44,6 +44,18 @@ public sealed class CpuSampler
 
     public IReadOnlyList<string> GroupNames => [.. _groups.Select(g => g.Name)];
 
+    /// <summary>A local process's nice value (field 19 of <c>/proc/PID/stat</c>), or null when it cannot be read.</summary>
+    public static int? Nice(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields from the 3rd (state) on; the name may hold spaces
+            return int.TryParse(fields[16], NumberStyles.Integer, CultureInfo.InvariantCulture, out var nice) ? nice : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException) { return null; }
+    }
+
     public Snapshot? Take()
     {
         if (!Available) return null;
