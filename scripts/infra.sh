@@ -121,8 +121,9 @@ down_postgres() {
 redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 
 # Redis decides every order alone, on one thread: on a machine it shares with the services, the load generator and
-# PostgreSQL, each time it loses its core every order in flight waits. Its latency monitor showed reserve.lua calls of
-# 15-26 ms wall time that need 1-6 ms of CPU, every second of a `make bench` run. So the Redis this script starts runs at a
+# PostgreSQL, each time it loses its core every order in flight waits. Its latency monitor showed commands of 5-26 ms wall
+# time (reserve.lua calls, the relay's reads) in most seconds of a `make bench` run, and O(1) commands of up to 20 ms:
+# Redis waiting for a core, not working. So the Redis this script starts runs at a
 # higher CPU priority (nice -10) where the user may raise one (root, or CAP_SYS_NICE); elsewhere it stays at the default,
 # and this says so. In Kubernetes the counterpart is a guaranteed CPU for Redis (requests = limits), not a shared one.
 REDIS_NICE=-10
@@ -138,7 +139,11 @@ prioritize_redis() {
 }
 
 up_redis() {
-  if redis_ready; then log "redis already running on 127.0.0.1:$REDIS_PORT"; [[ -f "$STATE/redis.started" ]] && prioritize_redis; return; fi
+  if redis_ready; then
+    log "redis already running on 127.0.0.1:$REDIS_PORT"
+    if [[ -f "$STATE/redis.started" ]]; then prioritize_redis; fi # started by this script: raise it (again) if allowed
+    return 0
+  fi
   mkdir -p "$RUN/redis"
   # AOF with fsync every second. It is compacted from 1 GB on instead of Redis's 64 MB: every `make bench` run appends a few
   # hundred MB, and each compaction forks a child that takes one of this machine's two cores in the middle of a measurement.
