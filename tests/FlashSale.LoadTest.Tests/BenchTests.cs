@@ -101,8 +101,14 @@ public class BenchTests
         using var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("nice", ["-n", "7", "sleep", "10"]))!;
         try
         {
-            Thread.Sleep(200); // nice execs sleep in the same process
-            Assert.Equal(7, CpuSampler.Nice(child.Id));
+            // nice sets its priority, then execs sleep in the same process: wait for that rather than for a fixed time.
+            var nice = CpuSampler.Nice(child.Id);
+            for (var waited = 0; nice != 7 && waited < 5_000; waited += 20)
+            {
+                Thread.Sleep(20);
+                nice = CpuSampler.Nice(child.Id);
+            }
+            Assert.Equal(7, nice);
         }
         finally { child.Kill(); }
         Assert.Null(CpuSampler.Nice(int.MaxValue));
