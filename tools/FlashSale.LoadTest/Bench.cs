@@ -125,15 +125,16 @@ public static class Bench
             new("postgres", () => CpuSampler.ByName("postgres")),
             new("client", () => [Environment.ProcessId]),
         ]);
+        async Task<GcSampler.Snapshot?> ServiceGcAsync() => ordersUrl is null ? null : await GcSampler.ScrapeAsync(scraper, ordersUrl);
         async Task<Measured> MeasuredAsync(Func<Task<LoadResult>> run)
         {
-            var gcBefore = ordersUrl is null ? null : await GcSampler.ScrapeAsync(scraper, ordersUrl);
+            var gcBefore = await ServiceGcAsync();
             var ownBefore = GcSampler.Own();
             var before = cpu.Take();
             var load = await run();
             var usage = CpuSampler.Between(before, cpu.Take(), load.Elapsed);
             var own = GcSampler.Between(ownBefore, GcSampler.Own(), load.Elapsed);
-            return new(load, usage, GcSampler.Between(gcBefore, ordersUrl is null ? null : await GcSampler.ScrapeAsync(scraper, ordersUrl), load.Elapsed), own);
+            return new(load, usage, GcSampler.Between(gcBefore, await ServiceGcAsync(), load.Elapsed), own);
         }
         var common = new Dictionary<string, string>
         {
@@ -225,12 +226,12 @@ public static class Bench
                     rewrites = await QuietRedisAsync(mux);
                     // No CPU split for these: below saturation, work that the generator's timers start on the kernel's tick is
                     // over-charged by the tick-sampled per-process times (the processes added up to more than the machine's busy time).
-                    var run = await MeasuredAsync(() => LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s", orders.Url, connections, Order, Duration: duration, Rate: rate)));
+                    var run = await MeasuredAsync(() => RunAsync($"order path, redis, {rate:F0} req/s", orders.Url, connections, duration, Order, rate));
                     paced.Add((rate, run.Load, await RewriteNoteAsync(mux, rewrites), SumGc([run])));
                 }
                 if (sloP99 > 0 && sloSteps > 0)
                     slo = await SearchSloAsync(sloP99, sloSteps, result.RequestsPerSecond, [.. paced.Select(x => (x.Rate, x.Load))],
-                        rate => LoadRunner.RunAsync(new LoadPlan($"order path, redis, {rate:F0} req/s (p99 < {sloP99:F0} ms?)", orders.Url, connections, Order, Duration: duration, Rate: rate)));
+                        rate => RunAsync($"order path, redis, {rate:F0} req/s (p99 < {sloP99:F0} ms?)", orders.Url, connections, duration, Order, rate));
             }
             var audit = relayOff
                 ? await Auditor.GetAsync(stockService.Url, saleName, admin, CancellationToken.None)
@@ -539,8 +540,9 @@ public static class Bench
 
     static string Short(string gate) => gate switch { "postgres-row-lock" => "rowlock", "postgres-optimistic" => "optimistic", "redis-relay-off" => "norelay", _ => gate };
 
-    static Task<LoadResult> RunAsync(string name, Uri url, int connections, TimeSpan duration, Func<long, HttpRequestMessage> request) =>
-        LoadRunner.RunAsync(new LoadPlan(name, url, connections, request, Duration: duration));
+    /// <summary>A run of the given duration: closed loop, or open loop at <paramref name="rate"/> requests a second.</summary>
+    static Task<LoadResult> RunAsync(string name, Uri url, int connections, TimeSpan duration, Func<long, HttpRequestMessage> request, double? rate = null) =>
+        LoadRunner.RunAsync(new LoadPlan(name, url, connections, request, Duration: duration, Rate: rate));
 
     /// <summary>
     /// Reserves N orders straight into the sale's Redis stream (the same reserve.lua the service runs; no relay is running

@@ -47,13 +47,8 @@ public sealed class CpuSampler
     /// <summary>A local process's nice value (field 19 of <c>/proc/PID/stat</c>), or null when it cannot be read.</summary>
     public static int? Nice(int pid)
     {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields from the 3rd (state) on; the name may hold spaces
-            return int.TryParse(fields[16], NumberStyles.Integer, CultureInfo.InvariantCulture, out var nice) ? nice : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException) { return null; }
+        var fields = StatFields(pid);
+        return fields is { Length: > 16 } && int.TryParse(fields[16], NumberStyles.Integer, CultureInfo.InvariantCulture, out var nice) ? nice : null;
     }
 
     public Snapshot? Take()
@@ -105,16 +100,27 @@ public sealed class CpuSampler
         return (total - idle - f[7], total, f[7]);
     }
 
+    /// <summary>utime (field 14) + stime (field 15) of a local process, 0 when it cannot be read.</summary>
     static long ReadProcessTicks(int pid)
+    {
+        var f = StatFields(pid);
+        return f is { Length: > 12 } && long.TryParse(f[11], CultureInfo.InvariantCulture, out var utime) && long.TryParse(f[12], CultureInfo.InvariantCulture, out var stime)
+            ? utime + stime : 0;
+    }
+
+    /// <summary>
+    /// The fields of <c>/proc/PID/stat</c> after the command name (which may hold spaces and parentheses): index 0 is field 3
+    /// (state), so field N is at N - 3. Null when the process is gone or unreadable.
+    /// </summary>
+    static string[]? StatFields(int pid)
     {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-            var rest = stat.AsSpan(stat.LastIndexOf(')') + 2).ToString().Split(' ');
-            return long.Parse(rest[11], CultureInfo.InvariantCulture) + long.Parse(rest[12], CultureInfo.InvariantCulture);
+            var end = stat.LastIndexOf(')');
+            return end < 0 || end + 2 > stat.Length ? null : stat[(end + 2)..].Split(' ');
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException) { return 0; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     static double ClockTicks()
