@@ -132,6 +132,12 @@ public sealed class OrderStreamRelay(
         var o = options.Value.Relay;
         var renewEvery = o.LeaseTime / 3;
         var renewedAt = Stopwatch.GetTimestamp();
+        async Task<bool> RenewAsync()
+        {
+            if (!await LeaseAsync(RenewScript, keys)) return false; // expired (this process stalled) or the sale was deleted
+            renewedAt = Stopwatch.GetTimestamp();
+            return true;
+        }
         var failures = 0;
         var written = new Queue<(Task Task, RedisValue LastId)>();
         try
@@ -143,11 +149,7 @@ public sealed class OrderStreamRelay(
                 {
                     while (!ct.IsCancellationRequested)
                     {
-                        if (Stopwatch.GetElapsedTime(renewedAt) > renewEvery)
-                        {
-                            if (!await LeaseAsync(RenewScript, keys)) return; // expired (this process stalled) or the sale was deleted
-                            renewedAt = Stopwatch.GetTimestamp();
-                        }
+                        if (Stopwatch.GetElapsedTime(renewedAt) > renewEvery && !await RenewAsync()) return;
                         var readAt = Stopwatch.GetTimestamp();
                         var entries = await Redis.StreamRangeAsync(keys.Stream, after.IsNull ? "-" : "(" + after, "+", o.BatchSize);
                         if (entries.Length > 0)
@@ -183,8 +185,7 @@ public sealed class OrderStreamRelay(
                     for (var waited = TimeSpan.Zero; waited < delay && !ct.IsCancellationRequested; waited += renewEvery)
                     {
                         await Task.Delay(delay - waited < renewEvery ? delay - waited : renewEvery, ct);
-                        if (!await LeaseAsync(RenewScript, keys)) return;
-                        renewedAt = Stopwatch.GetTimestamp();
+                        if (!await RenewAsync()) return;
                     }
                 }
             }
