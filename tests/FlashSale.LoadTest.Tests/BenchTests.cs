@@ -98,20 +98,40 @@ public class BenchTests
     public void TheNiceValueOfAProcessIsReadFromProc()
     {
         // Raising one's own nice value needs no privilege: a child started under `nice -n 7` runs at 7.
-        using var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("nice", ["-n", "7", "sleep", "10"]))!;
+        var priority = PriorityOfChild("nice", ["-n", "7", "sleep", "10"], p => p.Nice == 7);
+        Assert.Equal(new SchedulingPriority("SCHED_OTHER", 0, 7), priority);
+        Assert.False(priority.IsRaised);
+        Assert.Equal("CPU priority nice 7", priority.ToString());
+        Assert.Null(CpuSampler.Priority(int.MaxValue));
+    }
+
+    [Fact]
+    public void TheSchedulingPolicyOfAProcessIsReadFromProc()
+    {
+        // SCHED_BATCH needs no privilege either (a real-time policy would): the policy field, not the nice one, says it.
+        var priority = PriorityOfChild("chrt", ["--batch", "0", "sleep", "10"], p => p.Policy != "SCHED_OTHER");
+        Assert.Equal(new SchedulingPriority("SCHED_BATCH", 0, 0), priority);
+        Assert.False(priority.IsRealTime);
+        Assert.True(new SchedulingPriority("SCHED_FIFO", 1, 0).IsRaised);
+        Assert.Equal("real-time priority (SCHED_FIFO 1)", new SchedulingPriority("SCHED_FIFO", 1, 0).ToString());
+    }
+
+    /// <summary>The child's scheduling once <paramref name="settled"/> holds (the wrapper sets it, then execs sleep in the same process).</summary>
+    static SchedulingPriority PriorityOfChild(string program, string[] args, Func<SchedulingPriority, bool> settled)
+    {
+        using var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args))!;
         try
         {
-            // nice sets its priority, then execs sleep in the same process: wait for that rather than for a fixed time.
-            var nice = CpuSampler.Nice(child.Id);
-            for (var waited = 0; nice != 7 && waited < 5_000; waited += 20)
+            var priority = CpuSampler.Priority(child.Id);
+            for (var waited = 0; (priority is null || !settled(priority)) && waited < 5_000; waited += 20)
             {
                 Thread.Sleep(20);
-                nice = CpuSampler.Nice(child.Id);
+                priority = CpuSampler.Priority(child.Id);
             }
-            Assert.Equal(7, nice);
+            Assert.NotNull(priority);
+            return priority;
         }
         finally { child.Kill(); }
-        Assert.Null(CpuSampler.Nice(int.MaxValue));
     }
 
     [Theory]

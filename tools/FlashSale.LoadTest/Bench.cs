@@ -115,10 +115,10 @@ public static class Bench
         var redisPerOrder = new Dictionary<string, (long Calls, long Usec)>();
         long redisOrders = 0;
         var redisPid = await LocalRedisPidAsync(mux);
-        var redisNice = redisPid is { } rp ? CpuSampler.Nice(rp) : null;
-        if (redisNice is { } nice)
-            Console.WriteLine($"   Redis runs here at CPU priority nice {nice}" +
-                (nice < 0 ? "" : " (scripts/infra.sh raises it where allowed, root or CAP_SYS_NICE; at the default, Redis losing its core to the other processes shows in the order path)"));
+        var redisPriority = redisPid is { } rp ? CpuSampler.Priority(rp) : null;
+        if (redisPriority is { } priority)
+            Console.WriteLine($"   Redis runs here with {priority}" +
+                (priority.IsRaised ? "" : " (scripts/infra.sh raises it where allowed, root or CAP_SYS_NICE; at the default, Redis losing its core to the other processes shows in the order path)"));
         var cpu = new CpuSampler([
             new("orders", () => ordersPid > 0 ? [ordersPid] : []),
             new("redis", () => redisPid is { } p ? [p] : []),
@@ -294,7 +294,7 @@ public static class Bench
 
         Report.WriteJson(json, new
         {
-            machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString(), redisNice },
+            machine = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString(), redisNice = redisPriority?.Nice, redisScheduling = redisPriority?.ToString() },
             connections, durationSeconds = duration.TotalSeconds, buyers = buyerCount, stock,
             runs = rows.Select(r => new
             {

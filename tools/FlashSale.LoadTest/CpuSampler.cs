@@ -44,11 +44,23 @@ public sealed class CpuSampler
 
     public IReadOnlyList<string> GroupNames => [.. _groups.Select(g => g.Name)];
 
-    /// <summary>A local process's nice value (field 19 of <c>/proc/PID/stat</c>), or null when it cannot be read.</summary>
-    public static int? Nice(int pid)
+    /// <summary>
+    /// How a local process is scheduled (fields 19, 40 and 41 of <c>/proc/PID/stat</c>: nice, real-time priority, policy), or
+    /// null when it cannot be read.
+    /// </summary>
+    public static SchedulingPriority? Priority(int pid)
     {
-        var fields = StatFields(pid);
-        return fields is { Length: > 16 } && int.TryParse(fields[16], NumberStyles.Integer, CultureInfo.InvariantCulture, out var nice) ? nice : null;
+        var f = StatFields(pid);
+        if (f is not { Length: > 38 }) return null;
+        return int.TryParse(f[16], NumberStyles.Integer, CultureInfo.InvariantCulture, out var nice)
+            && int.TryParse(f[37], NumberStyles.Integer, CultureInfo.InvariantCulture, out var realTime)
+            && int.TryParse(f[38], NumberStyles.Integer, CultureInfo.InvariantCulture, out var policy)
+            ? new SchedulingPriority(policy switch
+            {
+                0 => "SCHED_OTHER", 1 => "SCHED_FIFO", 2 => "SCHED_RR", 3 => "SCHED_BATCH", 5 => "SCHED_IDLE", 6 => "SCHED_DEADLINE",
+                _ => $"policy {policy}",
+            }, realTime, nice)
+            : null;
     }
 
     public Snapshot? Take()
@@ -135,4 +147,15 @@ public sealed class CpuSampler
         }
         catch (Exception) { return 100; }
     }
+}
+
+/// <summary>A process's scheduling: its policy, its real-time priority (1-99 under SCHED_FIFO/SCHED_RR, else 0), its nice value.</summary>
+public sealed record SchedulingPriority(string Policy, int RealTime, int Nice)
+{
+    public bool IsRealTime => Policy is "SCHED_FIFO" or "SCHED_RR";
+
+    /// <summary>Ahead of processes at the default priority: real-time, or a negative nice value.</summary>
+    public bool IsRaised => IsRealTime || Nice < 0;
+
+    public override string ToString() => IsRealTime ? $"real-time priority ({Policy} {RealTime})" : $"CPU priority nice {Nice}";
 }
