@@ -142,6 +142,41 @@ public class ReconcileTests
     }
 
     [Fact]
+    public async Task ASaleThatRedisLostIsNotPreloadedAgainButDegraded()
+    {
+        await using var h = await Harness.StartAsync();
+        var fs = await h.CreateAsync(h.Example(startsIn: TimeSpan.FromMinutes(-5)));
+        await h.ReconcileAsync(fs.Name());
+        var keys = new SaleKeys(h.Namespace, fs.Name());
+        var sold = await h.Store.ReserveAsync(keys, Guid.NewGuid(), "headset-pro", 2, Guid.NewGuid(), "k1", TimeSpan.FromMinutes(5));
+        Assert.Equal(ReserveOutcome.Accepted, sold.Outcome);
+        await h.ReconcileAsync(fs.Name());
+        Assert.NotNull((await h.GetAsync(fs.Name()))!.Status!.StockPreloadedAt);
+
+        // Redis comes back without the sale (no persistence, a lost volume): a preload would put the 2 sold units back.
+        await h.Store.DeleteAsync(keys);
+        await h.ReconcileAsync(fs.Name());
+        await h.ReconcileAsync(fs.Name());
+
+        Assert.Null(await h.Store.GetSaleAsync(keys));
+        Assert.Empty(await h.Store.GetStockAsync(keys));
+        var order = await h.Store.ReserveAsync(keys, Guid.NewGuid(), "headset-pro", 1, Guid.NewGuid(), "k2", TimeSpan.FromMinutes(5));
+        Assert.Equal(Reasons.UnknownSale, order.Reason);
+        var status = (await h.GetAsync(fs.Name()))!.Status!;
+        var preloaded = status.Conditions.Find("StockPreloaded")!;
+        Assert.Equal(("False", "SaleLostFromRedis"), (preloaded.Status, preloaded.Reason));
+        Assert.Equal("SaleLostFromRedis", status.Conditions.Find("Degraded")!.Reason);
+        Assert.False(status.Conditions.IsTrue("Ready"));
+        Assert.Equal(2, status.Products!.Single(p => p.Sku == "headset-pro").Sold); // the last figures read, kept for a rebuild
+        Assert.Single(h.Server.List<Eventsv1Event>(h.Namespace), e => e.Reason == "SaleLostFromRedis" && e.Type == "Warning");
+
+        // A sale never preloaded is preloaded as before.
+        var fresh = await h.CreateAsync(h.Example("fresh-sale"));
+        await h.ReconcileAsync(fresh.Name());
+        Assert.NotEmpty(await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fresh.Name())));
+    }
+
+    [Fact]
     public async Task ADeletedChildIsRecreatedAndAChildEditedByHandIsPutBack()
     {
         await using var h = await Harness.StartAsync();

@@ -176,11 +176,23 @@ public sealed class FlashSaleController(
         var store = new SaleStore(redis);
         IReadOnlyList<ProductStock> stock = [];
         var stockPreloaded = false;
+        var keepProducts = false;
         try
         {
             var previousStock = (status.Products ?? []).ToDictionary(p => p.Sku, p => p.Stock);
+            // A sale preloaded before (or, from operators that predate StockPreloadedAt, with products in its status) that
+            // Redis no longer holds lost its stock counters, its buyers' units and its stream with Redis's data: preloading
+            // the declared stock again would sell the units already sold a second time.
+            if ((status.StockPreloadedAt is not null || status.Products is { Count: > 0 }) && await store.GetSaleAsync(keys) is null)
+            {
+                throw new SaleLostFromRedisException(
+                    $"Redis no longer holds sale {sale.Name}, preloaded before{(status.StockPreloadedAt is { } at ? $" at {at:O}" : "")}: it is not preloaded again, " +
+                    "since units already sold would be sold twice, and it takes no orders meanwhile. Restore Redis's data, or rebuild the sale's " +
+                    "stock from the orders in PostgreSQL; to start the sale over instead, delete the FlashSale and apply it again.");
+            }
             stock = await store.PreloadAsync(sale);
             stockPreloaded = true;
+            status.StockPreloadedAt ??= now;
             Set(ConditionTypes.StockPreloaded, true, "Preloaded", $"{stock.Count} product(s), {stock.Sum(p => p.Initial)} unit(s) in Redis.");
             if (stock.Any(p => !previousStock.TryGetValue(p.Sku, out var s) || s != p.Initial))
             {
@@ -195,6 +207,16 @@ public sealed class FlashSaleController(
             if (conditions.Find(ConditionTypes.Degraded) is not { Reason: "StockBelowSold" })
             {
                 await events.WarningAsync(fs, "StockBelowSold", "Preload", e.Message, cancellationToken);
+            }
+        }
+        catch (SaleLostFromRedisException e)
+        {
+            degraded.Add(("SaleLostFromRedis", e.Message));
+            Set(ConditionTypes.StockPreloaded, false, "SaleLostFromRedis", e.Message);
+            keepProducts = true; // the last figures read from Redis: what a rebuild of the stock needs to know
+            if (conditions.Find(ConditionTypes.Degraded) is not { Reason: "SaleLostFromRedis" })
+            {
+                await events.WarningAsync(fs, "SaleLostFromRedis", "Preload", e.Message, cancellationToken);
             }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
@@ -254,9 +276,12 @@ public sealed class FlashSaleController(
         Set(ConditionTypes.Progressing, !ready && degraded.Count == 0, ready ? "Reconciled" : degraded.Count > 0 ? "Blocked" : "Provisioning",
             ready ? "Every child is up to date." : degraded.Count > 0 ? "Blocked by a Degraded condition." : "Waiting for provisioning to finish.");
 
-        status.Products = [.. stock.Select(p => new ProductStatus { Sku = p.Sku, Stock = p.Initial, Remaining = p.Remaining, Sold = p.Sold })];
-        status.Sold = stock.Sum(p => p.Sold);
-        status.Remaining = stock.Sum(p => p.Remaining);
+        if (!keepProducts)
+        {
+            status.Products = [.. stock.Select(p => new ProductStatus { Sku = p.Sku, Stock = p.Initial, Remaining = p.Remaining, Sold = p.Sold })];
+            status.Sold = stock.Sum(p => p.Sold);
+            status.Remaining = stock.Sum(p => p.Remaining);
+        }
         var provisioned = stock.Count > 0 && messagingReady && servicesAvailable;
         status.Phase = Phase(spec.Schedule, now, provisioned, stock);
         status.ObservedGeneration = generation;
@@ -471,6 +496,9 @@ public sealed class FlashSaleController(
         }
     }
 }
+
+/// <summary>Redis no longer holds a sale the operator preloaded before (see <see cref="FlashSaleStatus.StockPreloadedAt"/>).</summary>
+public sealed class SaleLostFromRedisException(string message) : Exception(message);
 
 /// <summary>A reconcile that did its part but must be retried with backoff (a dependency was unreachable).</summary>
 public sealed class ReconcileException(string message, Exception inner) : Exception(message, inner);

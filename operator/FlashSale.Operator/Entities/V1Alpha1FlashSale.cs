@@ -272,6 +272,9 @@ public sealed class FlashSaleStatus
 
     [Description("Units left, all products.")]
     public long? Remaining { get; set; }
+
+    [Description("When the stock was first preloaded into Redis. The operator's memory that the sale exists: a Redis that no longer holds the sale is not preloaded again (units already sold would be sold twice); the sale is Degraded with reason SaleLostFromRedis instead.")]
+    public DateTimeOffset? StockPreloadedAt { get; set; }
 }
 
 public sealed class ProductStatus
