@@ -44,4 +44,22 @@ public class ChartTests
             Assert.Contains(setting, deployment);
         }
     }
+
+    [Fact]
+    public void TheDevelopmentRedisKeepsAnAofOnAVolumeAndNeverEvicts()
+    {
+        // A dev Redis without persistence came back empty after a container restart (the stream of accepted orders gone).
+        var template = File.ReadAllText(Path.Combine(Chart, "templates", "dev-infrastructure.yaml"));
+        var redis = Regex.Match(template, @"\(dict ""name"" ""redis"".*?\)\)\s*\n", RegexOptions.Singleline).Value;
+        foreach (var arg in new[] { @"""--appendonly"" ""yes""", @"""--appendfsync"" ""everysec""", @"""--maxmemory-policy"" ""noeviction""", @"""data"" ""/data""" })
+        {
+            Assert.Contains(arg, redis);
+        }
+        Assert.Contains("volumeMounts: [{ name: data, mountPath: {{ $svc.data }} }]", template);
+        Assert.Contains("emptyDir", template);
+        var values = new DeserializerBuilder().Build().Deserialize<Dictionary<string, object>>(File.ReadAllText(Path.Combine(Chart, "values.yaml")));
+        var dev = (Dictionary<object, object>)values["devInfrastructure"];
+        var resources = (Dictionary<object, object>)((Dictionary<object, object>)dev["redis"])["resources"];
+        Assert.Equal("500m", ((Dictionary<object, object>)resources["requests"])["cpu"]);
+    }
 }
