@@ -116,15 +116,22 @@ public class ReconcileTests
         Assert.Equal(650, (await h.GetAsync(fs.Name()))!.Status!.Products!.Single(p => p.Sku == "console-x").Stock);
     }
 
-    [Fact]
-    public async Task LoweringTheStockBelowWhatWasSoldIsRefusedWithADegradedCondition()
+    /// <summary>A preloaded sale, open for five minutes, in which a buyer holds 2 of the 400 headset-pro.</summary>
+    static async Task<(V1Alpha1FlashSale Sale, SaleKeys Keys)> OpenSaleWithTwoHeadsetsSoldAsync(Harness h)
     {
-        await using var h = await Harness.StartAsync();
         var fs = await h.CreateAsync(h.Example(startsIn: TimeSpan.FromMinutes(-5)));
         await h.ReconcileAsync(fs.Name());
         var keys = new SaleKeys(h.Namespace, fs.Name());
         var sold = await h.Store.ReserveAsync(keys, Guid.NewGuid(), "headset-pro", 2, Guid.NewGuid(), "k1", TimeSpan.FromMinutes(5));
         Assert.Equal(ReserveOutcome.Accepted, sold.Outcome);
+        return (fs, keys);
+    }
+
+    [Fact]
+    public async Task LoweringTheStockBelowWhatWasSoldIsRefusedWithADegradedCondition()
+    {
+        await using var h = await Harness.StartAsync();
+        var (fs, keys) = await OpenSaleWithTwoHeadsetsSoldAsync(h);
 
         h.Server.Modify<V1Alpha1FlashSale>(h.Namespace, fs.Name(), sale => sale.Spec!.Products[1].Stock = 1);
         await h.ReconcileAsync(fs.Name());
@@ -145,11 +152,7 @@ public class ReconcileTests
     public async Task ASaleThatRedisLostIsNotPreloadedAgainButDegraded()
     {
         await using var h = await Harness.StartAsync();
-        var fs = await h.CreateAsync(h.Example(startsIn: TimeSpan.FromMinutes(-5)));
-        await h.ReconcileAsync(fs.Name());
-        var keys = new SaleKeys(h.Namespace, fs.Name());
-        var sold = await h.Store.ReserveAsync(keys, Guid.NewGuid(), "headset-pro", 2, Guid.NewGuid(), "k1", TimeSpan.FromMinutes(5));
-        Assert.Equal(ReserveOutcome.Accepted, sold.Outcome);
+        var (fs, keys) = await OpenSaleWithTwoHeadsetsSoldAsync(h);
         await h.ReconcileAsync(fs.Name());
         Assert.NotNull((await h.GetAsync(fs.Name()))!.Status!.StockPreloadedAt);
 
