@@ -134,22 +134,27 @@ redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep 
 # Elsewhere it stays at the default, and this says so. In Kubernetes the counterpart is a CPU of its own for Redis
 # (Guaranteed QoS, the static CPU manager), not a shared one: README, "Production Redis".
 REDIS_NICE=-10
+REDIS_PRIORITY=${FLASHSALE_REDIS_PRIORITY:-realtime}
+check_redis_priority() {
+  case $REDIS_PRIORITY in
+    realtime|nice|none) ;;
+    *) die "FLASHSALE_REDIS_PRIORITY must be realtime, nice or none (got '$REDIS_PRIORITY')";;
+  esac
+}
+# Normal scheduling at nice $2 for every thread of process $1; fails when the nice value may not be set.
+redis_at_nice() { chrt -o -a -p 0 "$1" >/dev/null 2>&1; renice -n "$2" -p "$1" >/dev/null 2>&1; }
 prioritize_redis() {
-  local pid mode=${FLASHSALE_REDIS_PRIORITY:-realtime}
+  local pid
   pid=$(cat "$RUN/redis/redis.pid" 2>/dev/null) || return 0
   [[ -n $pid && -d /proc/$pid ]] || return 0
-  case $mode in
-    realtime|nice|none) ;;
-    *) die "FLASHSALE_REDIS_PRIORITY must be realtime, nice or none (got '$mode')";;
-  esac
-  if [[ $mode == none ]]; then
-    chrt -o -a -p 0 "$pid" >/dev/null 2>&1; renice -n 0 -p "$pid" >/dev/null 2>&1
+  if [[ $REDIS_PRIORITY == none ]]; then
+    redis_at_nice "$pid" 0
     log "redis runs at the default CPU priority (FLASHSALE_REDIS_PRIORITY=none)"
     return 0
   fi
-  if [[ $mode == realtime ]] && command -v chrt >/dev/null && chrt -f -R -a -p 1 "$pid" >/dev/null 2>&1; then
+  if [[ $REDIS_PRIORITY == realtime ]] && command -v chrt >/dev/null && chrt -f -R -a -p 1 "$pid" >/dev/null 2>&1; then
     log "redis runs with real-time priority (SCHED_FIFO 1; its AOF rewrites at normal priority): it gets a core first"
-  elif { chrt -o -a -p 0 "$pid" >/dev/null 2>&1 || true; } && renice -n "$REDIS_NICE" -p "$pid" >/dev/null 2>&1; then
+  elif redis_at_nice "$pid" "$REDIS_NICE"; then
     log "redis runs at CPU priority nice $REDIS_NICE (ahead of the services and the load generator on shared cores)"
   else
     log "redis runs at the default CPU priority: raising it needs root or CAP_SYS_NICE (latency under load will show Redis losing its core)"
@@ -157,6 +162,7 @@ prioritize_redis() {
 }
 
 up_redis() {
+  check_redis_priority # before starting anything
   if redis_ready; then
     log "redis already running on 127.0.0.1:$REDIS_PORT"
     if [[ -f "$STATE/redis.started" ]]; then prioritize_redis; fi # started by this script: raise it (again) if allowed
