@@ -7,8 +7,9 @@
 # Knobs (environment): BUYERS (2000), ATTEMPTS (30000), CONNECTIONS (256), RATE (open loop, req/s; unset = closed loop),
 # SALE_FILE (examples/flashsale.yaml), USERS_PORT/ORDERS_PORT/STOCK_PORT (5101/5102/5103), CONFIG (Release),
 # PREPARE (operator: `FlashSale.Operator local --file` applies the sale; loadtest: the load tool's `prepare` does the same),
-# KEEP_SALE=1 (keep the sale's Redis keys and queues after the run), KEEP_INFRA=1 (never stop the infrastructure, even what this script started), HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering and logging in thousands of
-# buyers on 2 cores is the slow part of a first run; later runs reuse the tokens cached in .run/loadtest for 12 hours).
+# KEEP_SALE=1 (keep the sale's Redis keys and queues after the run), KEEP_INFRA=1 (never stop the infrastructure, even what this script started), HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering thousands of
+# buyers on 2 cores, one PBKDF2 run each since a registration answers with a token, is the slow part of a first run, ~100 s
+# here; later runs reuse the tokens cached in .run/loadtest for 12 hours, then log the buyers in again, one run each).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -180,7 +181,7 @@ cmd_run() {
   infra_up
   publish_all
   start_users
-  log "buyers register (first run only) and log in before the sale; tokens cached in .run/loadtest/tokens.json"
+  log "buyers register (first run only; a registration signs in) or log in before the sale; tokens cached in .run/loadtest/tokens.json"
   loadtest buyers --users-url "$USERS_URL" --buyers "$BUYERS" --admin "$ADMIN"
   local sale; sale=$(sale_name)
   echo "$sale" > "$LOCAL/sale"
@@ -209,7 +210,7 @@ cmd_up() {
   cat <<INFO
 
 FlashSale is up (stop it with: make down)
-  users    $USERS_URL    POST /api/users {username,email,password}; POST /api/users/login {username,password} -> accessToken
+  users    $USERS_URL    POST /api/users {username,email,password} -> token.accessToken; POST /api/users/login {username,password} -> accessToken
                                  admin: username '$ADMIN', password 'lt-$ADMIN-Secret!'
   orders   $ORDERS_URL    POST /api/sales/$sale/orders  (Authorization: Bearer, Idempotency-Key, body {"sku":"console-x","quantity":1})
   stock    $STOCK_URL    GET /api/sales/$sale/products, /api/sales/$sale/stock/stream (SSE), /api/sales/$sale/audit (admin)

@@ -73,13 +73,17 @@ public sealed class JwksTests : IAsyncLifetime
         var username = "root"; // an admin in DefaultSettings
         var registered = await _usersClient.PostAsJsonAsync("/api/users", new { username, email = "root@example.com", password = "password-1" });
         Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
-        var user = await registered.Content.ReadFromJsonAsync<UserResponse>();
+        var user = await registered.Content.ReadFromJsonAsync<RegisteredResponse>();
         var login = await _usersClient.PostAsJsonAsync("/api/users/login", new { username, password = "password-1" });
         var token = (await login.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken;
 
-        var response = await WhoAmIAsync(token);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(new WhoAmI(user!.Id, "root", true), await response.Content.ReadFromJsonAsync<WhoAmI>());
+        // The token of the login and the one the registration answered with alike.
+        foreach (var t in new[] { token, user!.Token.AccessToken })
+        {
+            var response = await WhoAmIAsync(t);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(new WhoAmI(user.Id, "root", true), await response.Content.ReadFromJsonAsync<WhoAmI>());
+        }
     }
 
     [Fact]

@@ -32,6 +32,24 @@ public sealed class RegistrationTests(UsersFixture fixture) : IClassFixture<User
     }
 
     [Fact]
+    public async Task TheRegistrationAnswerCarriesATokenThatSignsTheNewUserIn()
+    {
+        var username = UsersFixture.Unique("Carol");
+        var before = DateTimeOffset.UtcNow;
+        var response = await fixture.Client.PostAsJsonAsync("/api/users", new { username, email = $"{username}@example.com", password = "password-1" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var registered = (await response.Content.ReadFromJsonAsync<RegisteredResponse>())!;
+        Assert.Equal("Bearer", registered.Token.TokenType);
+        Assert.InRange(registered.Token.ExpiresAt, before.AddSeconds(registered.Token.ExpiresIn - 5), DateTimeOffset.UtcNow.AddSeconds(registered.Token.ExpiresIn + 5));
+
+        // The token is the new user's, with no more rights than a login gives them.
+        var me = await fixture.SendAsync(HttpMethod.Get, "/api/users/me", registered.Token.AccessToken);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        Assert.Equal(new MeResponse(registered.Id, username, $"{username}@example.com", false, registered.CreatedAt), await me.Content.ReadFromJsonAsync<MeResponse>());
+        Assert.Equal(HttpStatusCode.Forbidden, (await fixture.SendAsync(HttpMethod.Get, $"/api/users/{registered.Id}", registered.Token.AccessToken)).StatusCode);
+    }
+
+    [Fact]
     public async Task ADuplicateUsernameInAnyCaseGivesA409()
     {
         var username = UsersFixture.Unique("bob");

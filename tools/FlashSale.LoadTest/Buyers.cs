@@ -60,11 +60,13 @@ public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
         return [.. doc.RootElement.GetProperty("keys").EnumerateArray().Select(k => k.TryGetProperty("kid", out var kid) ? kid.GetString() ?? "" : "")];
     }
 
-    /// <summary>Each register and login costs one PBKDF2 run on the server: a new user costs two, a known one one.</summary>
+    /// <summary>
+    /// Each register and login costs one PBKDF2 run on the server. A registration answers with a token, so a new user costs
+    /// one run (the login is only for users that exist already); a known one costs one.
+    /// </summary>
     static async Task<(Buyer, bool)> LoginOrRegisterAsync(HttpClient http, string username, bool registerFirst, CancellationToken ct)
     {
-        var registered = false;
-        if (registerFirst) registered = await RegisterAsync(http, username, ct);
+        if (registerFirst && await RegisterAsync(http, username, ct) is { } signedIn) return (signedIn, true);
         for (var attempt = 0; ; attempt++)
         {
             using var login = await http.PostAsJsonAsync("/api/users/login", new { username, password = Password(username) }, Json, ct);
@@ -72,7 +74,7 @@ public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
             {
                 var t = (await login.Content.ReadFromJsonAsync<TokenResponse>(Json, ct))!;
                 var sub = Guid.Parse(new JsonWebToken(t.AccessToken).Subject);
-                return (new Buyer(username, sub, t.AccessToken, t.ExpiresAt), registered);
+                return (new Buyer(username, sub, t.AccessToken, t.ExpiresAt), false);
             }
             if (login.StatusCode == HttpStatusCode.TooManyRequests && attempt < 20)
             {
@@ -80,9 +82,10 @@ public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
                 await Task.Delay(wait, ct);
                 continue;
             }
-            if (login.StatusCode == HttpStatusCode.Unauthorized && !registerFirst && !registered)
+            // Not known after all (the cache outlived the users database): register, or log in again if someone just did.
+            if (login.StatusCode == HttpStatusCode.Unauthorized && !registerFirst)
             {
-                registered = await RegisterAsync(http, username, ct);
+                if (await RegisterAsync(http, username, ct) is { } registered) return (registered, true);
                 registerFirst = true;
                 continue;
             }
@@ -90,13 +93,19 @@ public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
         }
     }
 
-    /// <summary>True when the user was created, false when it existed already.</summary>
-    static async Task<bool> RegisterAsync(HttpClient http, string username, CancellationToken ct)
+    sealed record Registered(Guid Id, TokenResponse Token);
+
+    /// <summary>The new user, signed in with the token the registration answered with; null when the user existed already.</summary>
+    static async Task<Buyer?> RegisterAsync(HttpClient http, string username, CancellationToken ct)
     {
         using var register = await http.PostAsJsonAsync("/api/users",
             new { username, email = $"{username}@loadtest.flashsale.local", password = Password(username) }, Json, ct);
-        if (register.IsSuccessStatusCode) return true;
-        if (register.StatusCode == HttpStatusCode.Conflict) return false;
+        if (register.IsSuccessStatusCode)
+        {
+            var r = (await register.Content.ReadFromJsonAsync<Registered>(Json, ct))!;
+            return new Buyer(username, r.Id, r.Token.AccessToken, r.Token.ExpiresAt);
+        }
+        if (register.StatusCode == HttpStatusCode.Conflict) return null;
         throw new InvalidOperationException($"registering {username} failed: {(int)register.StatusCode} {await register.Content.ReadAsStringAsync(ct)}");
     }
 

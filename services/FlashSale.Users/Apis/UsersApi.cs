@@ -16,6 +16,11 @@ public sealed record TopUpRequest(decimal? Amount);
 public sealed record UserResponse(Guid Id, string Username, string Email, DateTimeOffset CreatedAt);
 public sealed record MeResponse(Guid Id, string Username, string Email, bool Admin, DateTimeOffset CreatedAt);
 public sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn, DateTimeOffset ExpiresAt);
+/// <summary>
+/// The answer to a registration: the new user and a token for them, as a login right after would give (sign-up signs in).
+/// The registration has just hashed the password the user chose; a login would only spend a second PBKDF2 run to check it.
+/// </summary>
+public sealed record RegisteredResponse(Guid Id, string Username, string Email, DateTimeOffset CreatedAt, TokenResponse Token);
 public sealed record WalletResponse(Guid UserId, decimal Balance, string Currency);
 public sealed record DebitResponse(Guid OrderId, Guid UserId, decimal Amount, string Currency, decimal Balance, DateTimeOffset DebitedAt);
 
@@ -57,7 +62,7 @@ public static partial class UsersApi
         return TypedResults.Text(key.Jwks, "application/json");
     }
 
-    public static async Task<Results<Created<UserResponse>, ProblemHttpResult>> Register(
+    public static async Task<Results<Created<RegisteredResponse>, ProblemHttpResult>> Register(
         RegisterRequest request, [AsParameters] UsersServices s, CancellationToken cancellationToken)
     {
         var errors = Validate(request);
@@ -97,7 +102,7 @@ public static partial class UsersApi
         }
         s.Metrics.Registration("created");
         s.Logger.LogInformation("Registered user {UserId} with username {Username}", id, username);
-        return TypedResults.Created($"/api/users/{id}", new UserResponse(id, username, email, createdAt));
+        return TypedResults.Created($"/api/users/{id}", new RegisteredResponse(id, username, email, createdAt, IssueToken(s, id, username)));
     }
 
     public static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> Login(
@@ -135,12 +140,17 @@ public static partial class UsersApi
             return Problems.ReasonProblem(StatusCodes.Status401Unauthorized, "INVALID_CREDENTIALS", "The username or password is incorrect.");
         }
 
-        var now = DateTime.UtcNow;
-        var admin = s.Settings.AdminUsernames.Contains(user.Value.Username);
-        var token = s.SigningKey.CreateToken(user.Value.Id, user.Value.Username, admin, s.Settings.Issuer, s.Settings.Audience, now, s.Settings.TokenLifetime);
         s.Metrics.Login("succeeded");
         s.Logger.LogInformation("User {UserId} logged in from {ClientAddress}", user.Value.Id, address);
-        return TypedResults.Ok(new TokenResponse(token, "Bearer", (int)s.Settings.TokenLifetime.TotalSeconds, now + s.Settings.TokenLifetime));
+        return TypedResults.Ok(IssueToken(s, user.Value.Id, user.Value.Username));
+    }
+
+    static TokenResponse IssueToken(UsersServices s, Guid id, string username)
+    {
+        var now = DateTime.UtcNow;
+        var admin = s.Settings.AdminUsernames.Contains(username);
+        var token = s.SigningKey.CreateToken(id, username, admin, s.Settings.Issuer, s.Settings.Audience, now, s.Settings.TokenLifetime);
+        return new TokenResponse(token, "Bearer", (int)s.Settings.TokenLifetime.TotalSeconds, now + s.Settings.TokenLifetime);
     }
 
     public static async Task<Results<Ok<MeResponse>, ProblemHttpResult>> GetMe(
