@@ -25,7 +25,17 @@ public static class RedisRegistration
     /// completions on the .NET thread pool). Also used for a second connection where bulk work must not share a socket with
     /// the request path.
     /// </summary>
-    public static ConnectionMultiplexer Connect(IConfiguration configuration, string connectionName = "Redis", string? clientName = null)
+    public static ConnectionMultiplexer Connect(IConfiguration configuration, string connectionName = "Redis", string? clientName = null) =>
+        ConnectionMultiplexer.Connect(Options(configuration, connectionName, clientName));
+
+    /// <summary>
+    /// <see cref="Connect"/> without blocking the caller: the task completes after the first attempt (up to the connect
+    /// timeout when Redis is down), with a multiplexer that keeps reconnecting on its own.
+    /// </summary>
+    public static Task<ConnectionMultiplexer> ConnectAsync(IConfiguration configuration, string connectionName = "Redis", string? clientName = null) =>
+        ConnectionMultiplexer.ConnectAsync(Options(configuration, connectionName, clientName));
+
+    static ConfigurationOptions Options(IConfiguration configuration, string connectionName, string? clientName)
     {
         var key = "ConnectionStrings:" + connectionName;
         var options = ConfigurationOptions.Parse(configuration[key] ?? throw new InvalidOperationException($"Configuration value '{key}' is missing"));
@@ -38,7 +48,7 @@ public static class RedisRegistration
         // The .NET thread pool rather than the library's ten dedicated I/O threads: on a 2-core replica those threads
         // took half the sampled thread time (dotnet-trace, make bench) competing with Kestrel for the same cores.
         options.SocketManager = SocketManager.ThreadPool;
-        return ConnectionMultiplexer.Connect(options);
+        return options;
     }
 }
 

@@ -46,6 +46,8 @@ public class ReconcileTests
         var usersEnv = h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-users")!.Spec!.Template!.Spec!.Containers![0].Env!;
         Assert.Contains(usersEnv, e => e.Name == "ConnectionStrings__RabbitMq" && e.ValueFrom!.SecretKeyRef!.Name == "flashsale-rabbitmq");
         Assert.Contains(usersEnv, e => e.Name == "RabbitMq__Sale" && e.Value == fs.Name());
+        // Its replicas count login attempts in Redis, so that the limits hold for all of them together.
+        Assert.Contains(usersEnv, e => e.Name == "ConnectionStrings__Redis" && e.ValueFrom!.SecretKeyRef!.Name == "flashsale-redis");
 
         var orders = h.Server.Get<V1Deployment>(h.Namespace, $"{fs.Name()}-orders")!;
         Assert.Null(orders.Spec!.Replicas);

@@ -11,7 +11,7 @@ public sealed record SaleService(string Name, bool Postgres, bool Redis, bool Ra
 {
     public static readonly IReadOnlyList<SaleService> All =
     [
-        new("users", Postgres: true, Redis: false, RabbitMq: true, Http: true),
+        new("users", Postgres: true, Redis: true, RabbitMq: true, Http: true), // Redis: the login limits every replica shares
         new("stock", Postgres: true, Redis: true, RabbitMq: true, Http: true),
         new("orders", Postgres: true, Redis: true, RabbitMq: true, Http: true),
         new("notifications", Postgres: true, Redis: false, RabbitMq: true, Http: true),

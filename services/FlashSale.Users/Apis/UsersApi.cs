@@ -117,7 +117,7 @@ public static partial class UsersApi
 
         var username = request.Username!.Trim();
         var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        if (s.Throttle.TryAttempt(username, address) is { } retryAfter)
+        if (await s.Throttle.TryAttemptAsync(username, address) is { } retryAfter)
         {
             s.Metrics.Login("throttled");
             s.Logger.LogWarning("Throttled login attempt for {Username} from {ClientAddress}", username, address);

@@ -78,7 +78,7 @@ public static class Extensions
             });
         }
         // Fail at start, not at the first request, on a bad key or settings.
-        services.AddOptions<StartupChecks>().Configure<SigningKey, UsersSettings, PasswordHasher>((_, _, _, _) => { }).ValidateOnStart();
+        services.AddOptions<StartupChecks>().Configure<SigningKey, UsersSettings, PasswordHasher, LoginThrottle>((_, _, _, _, _) => { }).ValidateOnStart();
         return builder;
     }
 
