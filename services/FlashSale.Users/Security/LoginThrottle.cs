@@ -42,6 +42,7 @@ public sealed class LoginThrottle : IDisposable
     readonly Task<ConnectionMultiplexer>? _redis;
     readonly Extensions.UsersMetrics _metrics;
     readonly ILogger<LoginThrottle> _logger;
+    readonly long _connectGraceEnds;
     long _lastWarning = long.MinValue;
 
     public LoginThrottle(IConfiguration configuration, Extensions.UsersMetrics metrics, ILogger<LoginThrottle> logger)
@@ -57,7 +58,10 @@ public sealed class LoginThrottle : IDisposable
         _byAddress = Create(_perAddress, _window);
         // Connecting in the background: until the first attempt is through, and while Redis is down, logins are counted locally.
         if (!string.IsNullOrWhiteSpace(configuration["ConnectionStrings:Redis"]))
+        {
             _redis = RedisRegistration.ConnectAsync(configuration, clientName: "users-login-throttle");
+            _connectGraceEnds = Environment.TickCount64 + (long)RedisTimeout.TotalMilliseconds;
+        }
         _metrics = metrics;
         _logger = logger;
     }
@@ -77,8 +81,12 @@ public sealed class LoginThrottle : IDisposable
         var user = username.ToLowerInvariant();
         if (_redis is not null)
         {
-            // Disconnected, the client would hold the command until it reconnects (or times out after seconds): count locally
-            // at once instead, and give a connected Redis that stalls a second at most.
+            // A replica that has just started gives its first connection attempt up to a second in all (a local Redis answers
+            // in milliseconds) rather than counting its first logins apart. Disconnected, the client would hold a command until
+            // it reconnects (or times out after seconds): count locally at once instead; a connected Redis that stalls gets a
+            // second at most.
+            if (!_redis.IsCompleted && _connectGraceEnds - Environment.TickCount64 is > 0 and var left)
+                await Task.WhenAny(_redis, Task.Delay(TimeSpan.FromMilliseconds(left)));
             var redis = _redis.IsCompletedSuccessfully ? _redis.Result : null;
             Exception? failure = _redis.Exception?.InnerException;
             if (redis is { IsConnected: true })
