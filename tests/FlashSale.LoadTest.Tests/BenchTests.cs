@@ -4,7 +4,8 @@ namespace FlashSale.LoadTest.Tests;
 
 /// <summary>
 /// The bench's own arithmetic, without servers: the SLO search (driven by a model of a server whose p99 grows with the
-/// rate), the GC counters read from a service's /metrics, the latency histogram, and which namespaces count as leftovers.
+/// rate), the GC counters read from a service's /metrics, the latency histogram, which namespaces count as leftovers, and the
+/// targets of issue #6 judged from a run's numbers.
 /// </summary>
 public class BenchTests
 {
@@ -145,4 +146,27 @@ public class BenchTests
     [InlineData("demo", "2026-11-23T07:00:00Z", false)]
     public void LeftoverNamespacesAreBenchRunsNamedMoreThanAnHourEarlier(string ns, string now, bool leftover) =>
         Assert.Equal(leftover, Bench.IsLeftover(ns, DateTime.Parse(now, null, System.Globalization.DateTimeStyles.AdjustToUniversal)));
+
+    [Fact]
+    public void TheTargetsSayWhichAreMetAndByHowMuchTheOthersAreMissed()
+    {
+        var targets = BenchTargets.Evaluate(redisOverRowLock: 57.2, redisOverCeiling: 0.35, saturationP99Ms: 37.6, connections: 256,
+            drainPerSecond: 36_124, p99CapacityRate: 8_300, saturationRate: 14_866);
+
+        Assert.Equal(["redis >= 25x row-lock", "redis >= 0.40 of the HTTP ceiling", "p99 < 25 ms at 256 connections", "outbox drain >= 20,000 orders/s"],
+            targets.Select(t => t.Target));
+        Assert.Equal([true, false, false, true], targets.Select(t => t.Met));
+        Assert.Equal([null, "by 13 %", "by 12.6 ms", null], targets.Select(t => t.Shortfall));
+        Assert.Equal("37.6 ms at saturation (closed loop); under 25 ms up to 8300 req/s open loop (0.56 of saturation)", targets[2].Measured);
+    }
+
+    [Fact]
+    public void ATargetIsMetAtItsBoundAndLeftOutWhenTheRunDidNotMeasureIt()
+    {
+        // --gates redis: no row-lock row (NaN ratio); the ceiling ratio exactly at 0.40; p99 just under 25 ms.
+        var targets = BenchTargets.Evaluate(double.NaN, 0.40, 24.9, 128, 20_000);
+        Assert.Equal(["redis >= 0.40 of the HTTP ceiling", "p99 < 25 ms at 128 connections", "outbox drain >= 20,000 orders/s"], targets.Select(t => t.Target));
+        Assert.All(targets, t => Assert.True(t.Met));
+        Assert.False(BenchTargets.Evaluate(double.NaN, double.NaN, 25.0, 256, double.NaN).Single().Met);
+    }
 }

@@ -291,6 +291,15 @@ public static class Bench
             Console.WriteLine($"  redis/ceiling per round: {string.Join(", ", roundRatios.Select(x => Report.F(x, 3)))}");
         }
         Console.WriteLine("  ratios (req/s): " + string.Join("   ", ratios.Select(r => $"{r.Key} = {Report.F(r.Value, 2)}")));
+        var saturation = rows.FirstOrDefault(r => r.Name == "order path, gate redis")?.Load;
+        var targets = BenchTargets.Evaluate(ratios["redis/row-lock"], ratios["redis/ceiling"], saturation?.Latency.PercentileMs(99) ?? double.NaN, connections,
+            drain.Rate ?? double.NaN, slo?.Best?.Rate, slo?.Saturation);
+        if (targets.Count > 0)
+        {
+            Console.WriteLine($"  targets of issue #6 ({Environment.ProcessorCount} cores, the load generator on them too):");
+            foreach (var t in targets)
+                Console.WriteLine($"    {t.Target,-38} {(t.Met ? "met" : "MISSED " + t.Shortfall),-18} {t.Measured}");
+        }
 
         Report.WriteJson(json, new
         {
@@ -312,6 +321,7 @@ public static class Bench
                 tried = slo.Tried.Select(t => new { rate = t.Rate, p99Ms = Math.Round(t.P99Ms, 2) }),
             },
             ratios = ratios.ToDictionary(r => r.Key, r => double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : (double?)null),
+            targets,
             redisPerRequest = redisOrders == 0 ? null : redisPerOrder.Where(kv => kv.Value.Usec > 0).OrderByDescending(kv => kv.Value.Usec).ToDictionary(
                 kv => kv.Key, kv => new { micros = Math.Round((double)kv.Value.Usec / redisOrders, 2), calls = Math.Round((double)kv.Value.Calls / redisOrders, 4) }),
         });
