@@ -3,6 +3,7 @@ using FlashSale.Kubernetes.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Sales;
+using StackExchange.Redis;
 
 namespace FlashSale.Operator.Tests;
 
@@ -159,6 +160,10 @@ public class ReconcileTests
         Assert.NotNull((await h.GetAsync(fs.Name()))!.Status!.StockPreloadedAt);
 
         // Redis comes back without the sale (no persistence, a lost volume): a preload would put the 2 sold units back.
+        var db = h.Store.Redis.GetDatabase();
+        var backup = new List<(RedisKey Key, byte[] Dump)>();
+        foreach (var key in keys.All)
+            if (await db.KeyDumpAsync(key) is { } dump) backup.Add((key, dump));
         await h.Store.DeleteAsync(keys);
         await h.ReconcileAsync(fs.Name());
         await h.ReconcileAsync(fs.Name());
@@ -174,6 +179,15 @@ public class ReconcileTests
         Assert.False(status.Conditions.IsTrue("Ready"));
         Assert.Equal(2, status.Products!.Single(p => p.Sku == "headset-pro").Sold); // the last figures read, kept for a rebuild
         Assert.Single(h.Server.List<Eventsv1Event>(h.Namespace), e => e.Reason == "SaleLostFromRedis" && e.Type == "Warning");
+
+        // Redis's data restored (its sale keys as they were, from a backup): the next reconcile takes the sale up where it was.
+        foreach (var (key, dump) in backup) await db.KeyRestoreAsync(key, dump);
+        await h.ReconcileAsync(fs.Name());
+        status = (await h.GetAsync(fs.Name()))!.Status!;
+        Assert.True(status.Conditions.IsTrue("StockPreloaded"));
+        Assert.False(status.Conditions.IsTrue("Degraded"));
+        Assert.Equal(2, status.Products!.Single(p => p.Sku == "headset-pro").Sold);
+        Assert.Equal(ReserveOutcome.Accepted, (await h.Store.ReserveAsync(keys, Guid.NewGuid(), "headset-pro", 1, Guid.NewGuid(), "k3", TimeSpan.FromMinutes(5))).Outcome);
 
         // A sale never preloaded is preloaded as before.
         var fresh = await h.CreateAsync(h.Example("fresh-sale"));
