@@ -157,7 +157,7 @@ public class BenchTests
             targets.Select(t => t.Target));
         Assert.Equal([true, false, false, true], targets.Select(t => t.Met));
         Assert.Equal([null, "by 13 %", "by 12.6 ms", null], targets.Select(t => t.Shortfall));
-        Assert.Equal("37.6 ms at saturation (closed loop); under 25 ms up to 8300 req/s open loop (0.56 of saturation)", targets[2].Measured);
+        Assert.Equal("37.6 ms at saturation (closed loop); under 25 ms up to 8,300 req/s open loop (0.56 of saturation)", targets[2].Measured);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public static class BenchTargets
         {
             var measured = $"{saturationP99Ms:0.0} ms at saturation (closed loop)";
             if (p99CapacityRate is { } rate && saturationRate is > 0)
-                measured += $"; under {P99Ms:0} ms up to {rate:0} req/s open loop ({rate / saturationRate.Value:0.00} of saturation)";
+                measured += $"; under {P99Ms:0} ms up to {rate:#,0} req/s open loop ({rate / saturationRate.Value:0.00} of saturation)";
             var met = saturationP99Ms < P99Ms;
             results.Add(new TargetResult($"p99 < {P99Ms:0} ms at {connections} connections", measured, met, met ? null : $"by {saturationP99Ms - P99Ms:0.0} ms"));
         }
