@@ -6,6 +6,9 @@ namespace FlashSale.Sales;
 
 public enum ReserveOutcome { Accepted, Replayed, Rejected }
 
+/// <summary>What a release did: returned the units now, found them returned before, or found no sale to return them to.</summary>
+public enum ReleaseOutcome { Released, AlreadyReleased, SaleNotInRedis }
+
 /// <summary>Reasons a reservation is refused; the names are the API's machine-readable <c>reason</c>.</summary>
 public static class Reasons
 {
@@ -151,12 +154,18 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
     }
 
     /// <summary>Returns an order's units to stock; true only the first time for that order id.</summary>
-    public async Task<bool> ReleaseAsync(SaleKeys k, Guid orderId, Guid userId, string sku, int quantity)
+    /// <summary>Returns an order's units to stock once per order id (release.lua); writes nothing when Redis does not hold the sale.</summary>
+    public async Task<ReleaseOutcome> ReleaseAsync(SaleKeys k, Guid orderId, Guid userId, string sku, int quantity)
     {
         var released = (long)(await ReleaseScript.EvaluateAsync(_db,
-            [k.Remaining, k.Bought, k.Released, k.ReleasedOrders],
+            [k.Remaining, k.Bought, k.Released, k.ReleasedOrders, k.Initial],
             [orderId.ToString(), userId.ToString("N"), sku, quantity]));
-        return released == 1;
+        return released switch
+        {
+            1 => ReleaseOutcome.Released,
+            0 => ReleaseOutcome.AlreadyReleased,
+            _ => ReleaseOutcome.SaleNotInRedis,
+        };
     }
 
     public async Task<SaleState?> GetSaleAsync(SaleKeys k)

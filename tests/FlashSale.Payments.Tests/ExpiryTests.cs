@@ -70,6 +70,27 @@ public class ExpiryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnOrderOfASaleDeletedFromRedisExpiresWithoutCreatingTheSalesKeysAgain()
+    {
+        var sale = await _world.NewSaleAsync(stock: 2, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
+        var users = _world.StartUsers();
+        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        using var usersHttp = users.Client();
+        using var http = orders.Client();
+        var (_, buyer) = await _world.RegisterAsync(usersHttp);
+        await _world.PlaceOrderAsync(http, sale.Name, buyer);
+        await _world.WaitForOrdersAsync(sale.Name, 1);
+
+        // The sale is deleted (its FlashSale removed, or a local run cleaned up) before its unpaid order expires.
+        var keys = new SaleKeys(_world.Namespace, sale.Name);
+        await _world.Store.DeleteAsync(keys);
+        await Eventually.UntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "the order expired and its release was recorded");
+
+        // Releasing it used to create the sale's stock counters, buyer units and released set anew: keys of no sale, forever.
+        foreach (var key in keys.All) Assert.False(await _world.Mux.GetDatabase().KeyExistsAsync(key), $"{key} was created again");
+    }
+
+    [Fact]
     public async Task AnOrderDebitedButNeverMarkedPaidExpiresAndItsBuyerIsRefundedOnce()
     {
         var sale = await _world.NewSaleAsync(stock: 5, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));

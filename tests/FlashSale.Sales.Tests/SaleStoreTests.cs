@@ -169,10 +169,23 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         var buyer = Guid.NewGuid();
         var order = await Reserve(sale, buyer);
         var releases = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1)));
-        Assert.Equal(1, releases.Count(r => r));
+        Assert.Equal(1, releases.Count(r => r == ReleaseOutcome.Released));
+        Assert.Equal(19, releases.Count(r => r == ReleaseOutcome.AlreadyReleased));
         var stock = (await fx.Store.GetStockAsync(k))[0];
         Assert.Equal((1L, 1L, 1L, 0L), (stock.Remaining, stock.Reserved, stock.Released, stock.Sold));
         Assert.Equal(ReserveOutcome.Accepted, (await Reserve(sale, buyer)).Outcome);
+    }
+
+    [Fact]
+    public async Task ReleasingAnOrderOfASaleRedisNoLongerHoldsWritesNothing()
+    {
+        var (sale, k) = await PreloadedSaleAsync(stock: 1, limit: 1);
+        var buyer = Guid.NewGuid();
+        var order = await Reserve(sale, buyer);
+        await fx.Store.DeleteAsync(k);
+
+        Assert.Equal(ReleaseOutcome.SaleNotInRedis, await fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1));
+        foreach (var key in k.All) Assert.False(await fx.Store.Redis.GetDatabase().KeyExistsAsync(key), $"{key} was created");
     }
 
     [Fact]

@@ -1,7 +1,9 @@
 -- Returns the quantity of one order to stock, exactly once per order id.
--- KEYS: 1 remaining, 2 bought, 3 released (units), 4 released orders (set)
+-- KEYS: 1 remaining, 2 bought, 3 released (units), 4 released orders (set), 5 initial
 -- ARGV: 1 order id, 2 user id, 3 sku, 4 quantity
--- Returns 1 when released now, 0 when it had been released before.
+-- Returns 1 when released now, 0 when it had been released before, -1 when Redis does not hold the sale (deleted, or lost
+-- with Redis's data): nothing is written then, since counters created here would be keys of no sale, never removed.
+if redis.call('EXISTS', KEYS[5]) == 0 then return -1 end
 if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return 0 end
 local qty = tonumber(ARGV[4])
 redis.call('HINCRBY', KEYS[1], ARGV[3], qty)
