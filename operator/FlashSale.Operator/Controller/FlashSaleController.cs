@@ -188,8 +188,8 @@ public sealed class FlashSaleController(
                 throw new SaleLostFromRedisException(
                     $"Redis no longer holds sale {sale.Name}, preloaded before{(status.StockPreloadedAt is { } at ? $" at {at:O}" : "")}: it is not preloaded again, " +
                     "since units already sold would be sold twice, and it takes no orders meanwhile. Restore Redis's data and the next reconcile " +
-                    "takes the sale up again; to start it over instead, delete the FlashSale and apply it again with the stock lowered by " +
-                    "the units its earlier orders hold (they stay in PostgreSQL).");
+                    "takes the sale up again; to start it over instead, apply it under a new name with the stock lowered by the units its " +
+                    "earlier orders hold (they stay in PostgreSQL under this name), and delete this FlashSale.");
             }
             stock = await store.PreloadAsync(sale);
             stockPreloaded = true;
