@@ -6,8 +6,11 @@ namespace FlashSale.Sales;
 
 public enum ReserveOutcome { Accepted, Replayed, Rejected }
 
-/// <summary>What a release did: returned the units now, found them returned before, or found no sale to return them to.</summary>
-public enum ReleaseOutcome { Released, AlreadyReleased, SaleNotInRedis }
+/// <summary>
+/// What a release did: returned the units now, found them returned before, found no sale to return them to, or found the
+/// order older than the sale (one of an earlier sale of the same name).
+/// </summary>
+public enum ReleaseOutcome { Released, AlreadyReleased, SaleNotInRedis, EarlierSale }
 
 /// <summary>Reasons a reservation is refused; the names are the API's machine-readable <c>reason</c>.</summary>
 public static class Reasons
@@ -154,16 +157,20 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
     }
 
     /// <summary>Returns an order's units to stock; true only the first time for that order id.</summary>
-    /// <summary>Returns an order's units to stock once per order id (release.lua); writes nothing when Redis does not hold the sale.</summary>
-    public async Task<ReleaseOutcome> ReleaseAsync(SaleKeys k, Guid orderId, Guid userId, string sku, int quantity)
+    /// <summary>
+    /// Returns an order's units to stock once per order id (release.lua); writes nothing when Redis does not hold the sale or
+    /// the order is older than it (<paramref name="reservedAt"/>: when reserve.lua accepted it, as the stream entry carries it).
+    /// </summary>
+    public async Task<ReleaseOutcome> ReleaseAsync(SaleKeys k, Guid orderId, Guid userId, string sku, int quantity, DateTimeOffset reservedAt)
     {
         var released = (long)(await ReleaseScript.EvaluateAsync(_db,
-            [k.Remaining, k.Bought, k.Released, k.ReleasedOrders, k.Initial],
-            [orderId.ToString(), userId.ToString("N"), sku, quantity]));
+            [k.Remaining, k.Bought, k.Released, k.ReleasedOrders, k.Initial, k.Meta],
+            [orderId.ToString(), userId.ToString("N"), sku, quantity, reservedAt.ToUnixTimeMilliseconds()]));
         return released switch
         {
             1 => ReleaseOutcome.Released,
             0 => ReleaseOutcome.AlreadyReleased,
+            -2 => ReleaseOutcome.EarlierSale,
             _ => ReleaseOutcome.SaleNotInRedis,
         };
     }

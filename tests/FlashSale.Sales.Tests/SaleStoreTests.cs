@@ -168,7 +168,7 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         var (sale, k) = await PreloadedSaleAsync(stock: 1, limit: 1);
         var buyer = Guid.NewGuid();
         var order = await Reserve(sale, buyer);
-        var releases = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1)));
+        var releases = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1, DateTimeOffset.UtcNow)));
         Assert.Equal(1, releases.Count(r => r == ReleaseOutcome.Released));
         Assert.Equal(19, releases.Count(r => r == ReleaseOutcome.AlreadyReleased));
         var stock = (await fx.Store.GetStockAsync(k))[0];
@@ -184,8 +184,47 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         var order = await Reserve(sale, buyer);
         await fx.Store.DeleteAsync(k);
 
-        Assert.Equal(ReleaseOutcome.SaleNotInRedis, await fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1));
+        Assert.Equal(ReleaseOutcome.SaleNotInRedis, await fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1, DateTimeOffset.UtcNow));
         foreach (var key in k.All) Assert.False(await fx.Store.Redis.GetDatabase().KeyExistsAsync(key), $"{key} was created");
+    }
+
+    [Fact]
+    public async Task AnOrderOfAnEarlierSaleOfTheSameNameReturnsNothingToTheSaleAppliedAgain()
+    {
+        var (sale, k) = await PreloadedSaleAsync(stock: 2, limit: 2);
+        var buyer = Guid.NewGuid();
+        var order = await Reserve(sale, buyer);
+        var reservedAt = DateTimeOffset.UtcNow;
+        await Task.Delay(5); // the sale applied again comes to be in a later millisecond than the order
+        await fx.Store.DeleteAsync(k);
+        await fx.Store.PreloadAsync(sale);
+
+        // The earlier sale's order expires now: its unit must not be added to the new sale's 2, nor its buyer's units go negative.
+        Assert.Equal(ReleaseOutcome.EarlierSale, await fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1, reservedAt));
+        var stock = (await fx.Store.GetStockAsync(k)).Single(p => p.Sku == "p1");
+        Assert.Equal((2L, 0L, 0L), (stock.Remaining, stock.Reserved, stock.Released));
+        Assert.False(await fx.Store.Redis.GetDatabase().HashExistsAsync(k.Bought, $"{buyer:N}|p1"));
+        // The new sale's own orders release as before.
+        var own = await Reserve(sale, buyer);
+        Assert.Equal(ReleaseOutcome.Released, await fx.Store.ReleaseAsync(k, own.OrderId, buyer, "p1", 1, DateTimeOffset.UtcNow));
+        Assert.Equal(2L, (await fx.Store.GetStockAsync(k)).Single(p => p.Sku == "p1").Remaining);
+    }
+
+    [Fact]
+    public async Task ASalePreloadedBeforeSalesWereStampedStillReleasesItsOrders()
+    {
+        var (sale, k) = await PreloadedSaleAsync(stock: 2, limit: 2);
+        var buyer = Guid.NewGuid();
+        var order = await Reserve(sale, buyer);
+        var reservedAt = DateTimeOffset.UtcNow;
+        // As a sale preloaded by an earlier operator: no created_at_ms. The next reconcile's preload must not stamp it "now".
+        await fx.Store.Redis.GetDatabase().HashDeleteAsync(k.Meta, "created_at_ms");
+        await Task.Delay(5);
+        await fx.Store.PreloadAsync(sale);
+
+        Assert.Equal("0", (string?)await fx.Store.Redis.GetDatabase().HashGetAsync(k.Meta, "created_at_ms"));
+        Assert.Equal(ReleaseOutcome.Released, await fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1, reservedAt));
+        Assert.Equal(2L, (await fx.Store.GetStockAsync(k)).Single(p => p.Sku == "p1").Remaining);
     }
 
     [Fact]

@@ -89,21 +89,25 @@ public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCa
     {
         if (orders.Count == 0) return;
         var released = new List<Guid>(orders.Count);
-        var saleGone = new Dictionary<string, int>();
+        var saleGone = new Dictionary<(string Sale, ReleaseOutcome Outcome), int>();
         foreach (var e in orders)
         {
             var keys = soldOut.TryGetKeys(e.Namespace, e.Sale, out var known) ? known : new SaleKeys(e.Namespace, e.Sale);
-            var outcome = await store.ReleaseAsync(keys, e.OrderId, e.UserId, e.Sku, e.Quantity);
+            var outcome = await store.ReleaseAsync(keys, e.OrderId, e.UserId, e.Sku, e.Quantity, e.CreatedAt);
             soldOut.Clear(e.Namespace, e.Sale, e.Sku);
             if (outcome == ReleaseOutcome.AlreadyReleased) logger.LogInformation("Order {OrderId} had been released before; recording it", e.OrderId);
-            if (outcome == ReleaseOutcome.SaleNotInRedis) saleGone[e.Sale] = saleGone.GetValueOrDefault(e.Sale) + 1;
+            if (outcome is ReleaseOutcome.SaleNotInRedis or ReleaseOutcome.EarlierSale) saleGone[(e.Sale, outcome)] = saleGone.GetValueOrDefault((e.Sale, outcome)) + 1;
             released.Add(e.OrderId);
         }
         // A sale Redis no longer holds has no stock to return units to: deleted (its orders expire after it), or lost with
-        // Redis's data (the operator then reports SaleLostFromRedis). Recorded as released, as before; release.lua no longer
-        // creates the sale's counters anew for them (keys of no sale, which nothing ever removed).
-        foreach (var (sale, count) in saleGone)
-            logger.LogWarning("Sale {Sale} is not in Redis (deleted, or lost with Redis's data): {Count} expired order(s) recorded as released with no stock to return to",
+        // Redis's data (the operator then reports SaleLostFromRedis). Nor has a sale of the same name applied since: its
+        // stock is its own. Such orders are recorded as released; release.lua writes nothing for them (it used to create
+        // the counters of a deleted sale anew, keys nothing ever removed, and would have added an earlier sale's units to
+        // the stock of a sale applied again under its name).
+        foreach (var ((sale, outcome), count) in saleGone)
+            logger.LogWarning(outcome == ReleaseOutcome.EarlierSale
+                    ? "Sale {Sale} was applied again after {Count} expired order(s) of its earlier run: recorded as released, their units not added to the new sale's stock"
+                    : "Sale {Sale} is not in Redis (deleted, or lost with Redis's data): {Count} expired order(s) recorded as released with no stock to return to",
                 sale, count);
         await using var cmd = db.CreateCommand("UPDATE orders.orders SET released_at = now() WHERE order_id = ANY(@ids) AND released_at IS NULL");
         cmd.Parameters.AddWithValue("ids", released.ToArray());

@@ -15,6 +15,17 @@ for i = 0, n - 1 do
     end
   end
 end
+-- When this sale came to be in Redis (Redis's clock, as reserve.lua stamps orders): release.lua returns nothing to it for
+-- an order reserved before, i.e. by an earlier sale of the same name (deleted and applied again). A sale preloaded by an
+-- operator before this field existed gets 0, so that all of its orders still release.
+if redis.call('HEXISTS', KEYS[1], 'created_at_ms') == 0 then
+  local created = '0'
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    local t = redis.call('TIME')
+    created = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  end
+  redis.call('HSET', KEYS[1], 'created_at_ms', created)
+end
 redis.call('HSET', KEYS[1], 'starts_at_ms', ARGV[2], 'ends_at_ms', ARGV[3], 'payment_timeout_ms', ARGV[4], 'currency', ARGV[5])
 redis.call('SADD', KEYS[8], ARGV[1])
 local out = {'OK'}
