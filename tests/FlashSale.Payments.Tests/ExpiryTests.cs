@@ -17,6 +17,16 @@ public class ExpiryTests : IAsyncLifetime
     Task<long> UnreleasedAsync(string sale) => _world.ScalarAsync(
         "SELECT count(*) FROM orders.orders WHERE sale = @s AND (status <> 'EXPIRED' OR released_at IS NULL)", ("s", sale));
 
+    /// <summary>The users service and an orders replica that consumes the sale's expiry queue (and sweeps), with one registered buyer.</summary>
+    async Task<(HttpClient Orders, string Buyer)> StartExpiringAsync(string sale)
+    {
+        var users = _world.StartUsers();
+        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale);
+        using var usersHttp = users.Client();
+        var (_, buyer) = await _world.RegisterAsync(usersHttp);
+        return (orders.Client(), buyer);
+    }
+
     [Fact]
     public async Task UnpaidOrdersExpireTheirUnitsGoBackOnceAndAnotherBuyerGetsThem()
     {
@@ -73,11 +83,8 @@ public class ExpiryTests : IAsyncLifetime
     public async Task AnOrderOfASaleDeletedFromRedisExpiresWithoutCreatingTheSalesKeysAgain()
     {
         var sale = await _world.NewSaleAsync(stock: 2, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
-        var users = _world.StartUsers();
-        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
-        using var usersHttp = users.Client();
-        using var http = orders.Client();
-        var (_, buyer) = await _world.RegisterAsync(usersHttp);
+        var (http, buyer) = await StartExpiringAsync(sale.Name);
+        using var _ = http;
         await _world.PlaceOrderAsync(http, sale.Name, buyer);
         await _world.WaitForOrdersAsync(sale.Name, 1);
 
@@ -128,11 +135,8 @@ public class ExpiryTests : IAsyncLifetime
     public async Task AnOrderBeingPaidIsNotExpiredAndAPaidOrderNeverExpires()
     {
         var sale = await _world.NewSaleAsync(stock: 10, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
-        var users = _world.StartUsers();
-        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
-        using var usersHttp = users.Client();
-        using var http = orders.Client();
-        var (_, buyer) = await _world.RegisterAsync(usersHttp);
+        var (http, buyer) = await StartExpiringAsync(sale.Name);
+        using var _ = http;
         var paid = await _world.PlaceOrderAsync(http, sale.Name, buyer);
         var leased = await _world.PlaceOrderAsync(http, sale.Name, buyer);
         await _world.WaitForOrdersAsync(sale.Name, 2);

@@ -188,16 +188,23 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         foreach (var key in k.All) Assert.False(await fx.Store.Redis.GetDatabase().KeyExistsAsync(key), $"{key} was created");
     }
 
-    [Fact]
-    public async Task AnOrderOfAnEarlierSaleOfTheSameNameReturnsNothingToTheSaleAppliedAgain()
+    /// <summary>A sale of 2 x p1 (limit 2) with one order reserved, and a few milliseconds gone by since.</summary>
+    async Task<(SaleDefinition Sale, SaleKeys Keys, Guid Buyer, ReserveResult Order, DateTimeOffset ReservedAt)> OneOrderThenAMillisecondAsync()
     {
         var (sale, k) = await PreloadedSaleAsync(stock: 2, limit: 2);
         var buyer = Guid.NewGuid();
         var order = await Reserve(sale, buyer);
         var reservedAt = DateTimeOffset.UtcNow;
-        await Task.Delay(5); // the sale applied again comes to be in a later millisecond than the order
+        await Task.Delay(5);
+        return (sale, k, buyer, order, reservedAt);
+    }
+
+    [Fact]
+    public async Task AnOrderOfAnEarlierSaleOfTheSameNameReturnsNothingToTheSaleAppliedAgain()
+    {
+        var (sale, k, buyer, order, reservedAt) = await OneOrderThenAMillisecondAsync();
         await fx.Store.DeleteAsync(k);
-        await fx.Store.PreloadAsync(sale);
+        await fx.Store.PreloadAsync(sale); // the sale applied again comes to be in a later millisecond than the order
 
         // The earlier sale's order expires now: its unit must not be added to the new sale's 2, nor its buyer's units go negative.
         Assert.Equal(ReleaseOutcome.EarlierSale, await fx.Store.ReleaseAsync(k, order.OrderId, buyer, "p1", 1, reservedAt));
@@ -213,13 +220,9 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
     [Fact]
     public async Task ASalePreloadedBeforeSalesWereStampedStillReleasesItsOrders()
     {
-        var (sale, k) = await PreloadedSaleAsync(stock: 2, limit: 2);
-        var buyer = Guid.NewGuid();
-        var order = await Reserve(sale, buyer);
-        var reservedAt = DateTimeOffset.UtcNow;
+        var (sale, k, buyer, order, reservedAt) = await OneOrderThenAMillisecondAsync();
         // As a sale preloaded by an earlier operator: no created_at_ms. The next reconcile's preload must not stamp it "now".
         await fx.Store.Redis.GetDatabase().HashDeleteAsync(k.Meta, "created_at_ms");
-        await Task.Delay(5);
         await fx.Store.PreloadAsync(sale);
 
         Assert.Equal("0", (string?)await fx.Store.Redis.GetDatabase().HashGetAsync(k.Meta, "created_at_ms"));
