@@ -156,7 +156,6 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
             : ReserveResult.Reject(Reasons.IdempotencyMismatch);
     }
 
-    /// <summary>Returns an order's units to stock; true only the first time for that order id.</summary>
     /// <summary>
     /// Returns an order's units to stock once per order id (release.lua); writes nothing when Redis does not hold the sale or
     /// the order is older than it (<paramref name="reservedAt"/>: when reserve.lua accepted it, as the stream entry carries it).
