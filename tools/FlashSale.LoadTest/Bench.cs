@@ -274,8 +274,9 @@ public static class Bench
             ["redis/ceiling"] = redisRps / Rps("HTTP ceiling"),
             ["redis relay paused/ceiling"] = Rps("order path, gate redis, relay paused") / Rps("HTTP ceiling"),
         };
+        var saturation = rows.FirstOrDefault(r => r.Name == "order path, gate redis")?.Load; // the closed-loop run
         var open = rows.Where(r => r.Name.StartsWith("order path, gate redis, open loop", StringComparison.Ordinal) && r.Load is not null).ToList();
-        if (open.Count > 0 && rows.FirstOrDefault(r => r.Name == "order path, gate redis")?.Load is { } closed)
+        if (open.Count > 0 && saturation is { } closed)
             Console.WriteLine($"  redis order path p99 over {connections} connections: " +
                 string.Join(", ", open.Select(r => $"{Report.F(r.Load!.Latency.PercentileMs(99), 2)} ms at {Report.F(r.Load.RequestsPerSecond, 0)} req/s (open loop)")) +
                 $", {Report.F(closed.Latency.PercentileMs(99), 2)} ms at saturation ({Report.F(closed.RequestsPerSecond, 0)} req/s, closed loop)");
@@ -291,7 +292,6 @@ public static class Bench
             Console.WriteLine($"  redis/ceiling per round: {string.Join(", ", roundRatios.Select(x => Report.F(x, 3)))}");
         }
         Console.WriteLine("  ratios (req/s): " + string.Join("   ", ratios.Select(r => $"{r.Key} = {Report.F(r.Value, 2)}")));
-        var saturation = rows.FirstOrDefault(r => r.Name == "order path, gate redis")?.Load;
         var targets = BenchTargets.Evaluate(ratios["redis/row-lock"], ratios["redis/ceiling"], saturation?.Latency.PercentileMs(99) ?? double.NaN, connections,
             drain.Rate ?? double.NaN, slo?.Best?.Rate, slo?.Saturation);
         if (targets.Count > 0)
