@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -41,17 +40,12 @@ static class JwtSetup
             return new CachingJsonWebTokenHandler(auth.GetValue("TokenCacheSize", CachingJsonWebTokenHandler.DefaultCapacity),
                 auth.GetValue("TokenCacheTtl", CachingJsonWebTokenHandler.DefaultTtl)) { MapInboundClaims = false };
         });
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddAuthentication(BearerTokenOptions.Scheme).AddScheme<BearerTokenOptions, BearerTokenHandler>(BearerTokenOptions.Scheme, null);
         services.AddAuthorization();
-        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<IConfiguration, JwksKeyCache, CachingJsonWebTokenHandler>((o, configuration, keys, handler) =>
+        services.AddOptions<BearerTokenOptions>(BearerTokenOptions.Scheme)
+            .Configure<IConfiguration, JwksKeyCache>((o, configuration, keys) =>
             {
                 var auth = configuration.GetSection("Auth");
-                o.MapInboundClaims = false;
-                o.TokenHandlers.Clear();
-                o.TokenHandlers.Add(handler);
-                o.RequireHttpsMetadata = false;
-                o.RefreshOnIssuerKeyNotFound = false; // JwksKeyCache re-fetches on an unknown kid before validation
                 o.TokenValidationParameters = new TokenValidationParameters
                 {
                     ValidIssuer = auth["Issuer"] ?? "flashsale",
@@ -66,37 +60,13 @@ static class JwtSetup
                     ClockSkew = ClockSkew,
                     NameClaimType = JwtClaims.Name,
                     RoleClaimType = JwtClaims.Role,
+                    AuthenticationType = BearerTokenOptions.Scheme,
                     IssuerSigningKeyResolver = (_, _, kid, _) => keys.Resolve(kid),
-                };
-                o.Events = new JwtBearerEvents
-                {
-                    OnMessageReceived = async context =>
-                    {
-                        if (!keys.FetchesKeys) return; // inline keys only: nothing to fetch, no need to read the kid
-                        string? header = context.Request.Headers.Authorization;
-                        if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return;
-                        var token = header["Bearer ".Length..].Trim();
-                        // A token validated a moment ago was signed by a known key: no need to parse it for its kid again.
-                        if (handler.IsRemembered(token)) return;
-                        await keys.EnsureKeyAsync(ReadKeyId(token), context.HttpContext.RequestAborted);
-                    },
-                    OnTokenValidated = context =>
-                    {
-                        if (!Guid.TryParse(context.Principal?.FindFirstValue(JwtClaims.Subject), out _))
-                            context.Fail("The token's 'sub' claim is not a user id.");
-                        return Task.CompletedTask;
-                    },
                 };
             })
             .Validate<JwksKeyCache>((_, keys) => keys.IsConfigured,
                 "Configuration value 'Auth:Jwks' or 'Auth:JwksUrl' is missing (the keys that sign tokens)")
             .ValidateOnStart();
-    }
-
-    static string? ReadKeyId(string token)
-    {
-        try { return new JsonWebToken(token).Kid; }
-        catch (Exception e) when (e is ArgumentException or SecurityTokenException) { return null; } // malformed: the handler rejects it
     }
 }
 

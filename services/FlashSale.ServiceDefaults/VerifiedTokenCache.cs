@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Claims;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -51,6 +53,23 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
     /// <summary>True when this exact token was validated and its entry has not lapsed (its signing key needs no lookup).</summary>
     public bool IsRemembered(string token) =>
         _capacity > 0 && _entries.TryGetValue(token, out var entry) && _time.GetUtcNow() < entry.Until;
+
+    /// <summary>
+    /// The claims of this exact token when it was validated and its entry has not lapsed (a copy of its own, counted as a hit);
+    /// false otherwise, and then <see cref="ValidateTokenAsync(string, TokenValidationParameters)"/> decides. Synchronous, so
+    /// a request with a known token allocates no task for it.
+    /// </summary>
+    public bool TryGetRemembered(string token, [NotNullWhen(true)] out ClaimsIdentity? identity)
+    {
+        if (_capacity > 0 && _entries.TryGetValue(token, out var entry) && _time.GetUtcNow() < entry.Until)
+        {
+            Interlocked.Increment(ref _hits);
+            identity = entry.Result.ClaimsIdentity.Clone();
+            return true;
+        }
+        identity = null;
+        return false;
+    }
 
     public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
     {

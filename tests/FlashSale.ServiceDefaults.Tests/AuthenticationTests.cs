@@ -40,11 +40,13 @@ public sealed class AuthenticationTests : IAsyncLifetime
         return _client.SendAsync(request);
     }
 
-    async Task AssertUnauthorizedAsync(string token)
+    async Task AssertUnauthorizedAsync(string token, string description = "The token is not valid")
     {
         var response = await GetAsync("/me", token);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        // RFC 6750: the challenge says the token was refused and which check failed, nothing of the token itself.
+        Assert.Equal($"Bearer error=\"invalid_token\", error_description=\"{description}\"", response.Headers.WwwAuthenticate.ToString());
     }
 
     [Fact]
@@ -72,6 +74,7 @@ public sealed class AuthenticationTests : IAsyncLifetime
         var response = await GetAsync("/me", null);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString()); // no token: no error (RFC 6750 section 3.1)
     }
 
     [Fact]
@@ -85,21 +88,21 @@ public sealed class AuthenticationTests : IAsyncLifetime
 
     [Fact]
     public async Task ATokenExpiredLongerAgoThanTheClockSkewIsRejected() =>
-        await AssertUnauthorizedAsync(_trusted.Mint(notBefore: DateTime.UtcNow.AddSeconds(-100), lifetime: TimeSpan.FromSeconds(60)));
+        await AssertUnauthorizedAsync(_trusted.Mint(notBefore: DateTime.UtcNow.AddSeconds(-100), lifetime: TimeSpan.FromSeconds(60)), "The token has expired");
 
     [Fact]
     public async Task ATokenNotYetValidIsRejected() =>
-        await AssertUnauthorizedAsync(_trusted.Mint(notBefore: DateTime.UtcNow.AddMinutes(5)));
+        await AssertUnauthorizedAsync(_trusted.Mint(notBefore: DateTime.UtcNow.AddMinutes(5)), "The token is not valid yet");
 
     [Fact]
-    public async Task ATokenFromAnotherIssuerIsRejected() => await AssertUnauthorizedAsync(_trusted.Mint(issuer: "evil"));
+    public async Task ATokenFromAnotherIssuerIsRejected() => await AssertUnauthorizedAsync(_trusted.Mint(issuer: "evil"), "The token is from another issuer");
 
     [Fact]
-    public async Task ATokenForAnotherAudienceIsRejected() => await AssertUnauthorizedAsync(_trusted.Mint(audience: "elsewhere"));
+    public async Task ATokenForAnotherAudienceIsRejected() => await AssertUnauthorizedAsync(_trusted.Mint(audience: "elsewhere"), "The token is for another audience");
 
     [Fact]
     public async Task ATokenSignedByAnUntrustedKeyWithATrustedKidIsRejected() =>
-        await AssertUnauthorizedAsync(new Signer(_trusted.KeyId).Mint());
+        await AssertUnauthorizedAsync(new Signer(_trusted.KeyId).Mint(), "The token's signature is invalid");
 
     [Fact]
     public async Task ATamperedTokenIsRejected()
@@ -108,7 +111,7 @@ public sealed class AuthenticationTests : IAsyncLifetime
         var payload = JsonSerializer.Deserialize<Dictionary<string, object>>(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(parts[1]))!;
         payload["role"] = "admin";
         parts[1] = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(JsonSerializer.Serialize(payload));
-        await AssertUnauthorizedAsync(string.Join('.', parts));
+        await AssertUnauthorizedAsync(string.Join('.', parts), "The token's signature is invalid");
     }
 
     static object Payload() => new
@@ -120,19 +123,19 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [Fact]
     public async Task AnUnsignedAlgNoneTokenIsRejected()
     {
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "none", typ = "JWT" }, Payload(), null));
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "none", typ = "JWT", kid = _trusted.KeyId }, Payload(), null));
+        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "none", typ = "JWT" }, Payload(), null), "The token's signature is invalid");
+        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "none", typ = "JWT", kid = _trusted.KeyId }, Payload(), null), "The token's signature is invalid");
     }
 
     [Fact]
     public async Task AnHs256TokenKeyedWithThePublicKeyIsRejected()
     {
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicModulus));
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicKeyPem));
+        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicModulus), "The token's signature is invalid");
+        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicKeyPem), "The token's signature is invalid");
     }
 
     [Fact]
-    public async Task ATokenWhoseSubjectIsNotAUserIdIsRejected() => await AssertUnauthorizedAsync(_trusted.Mint(subject: "admin"));
+    public async Task ATokenWhoseSubjectIsNotAUserIdIsRejected() => await AssertUnauthorizedAsync(_trusted.Mint(subject: "admin"), "The token's subject is not a user id");
 
     [Fact]
     public async Task GarbageInTheAuthorizationHeaderIsA401NotAnError() => await AssertUnauthorizedAsync("not.a.token");

@@ -43,6 +43,14 @@ public sealed class TokenCacheTests
         second.ClaimsIdentity.AddClaim(new Claim("role", "admin"));
         var third = await handler.ValidateTokenAsync(token, Parameters());
         Assert.Null(third.ClaimsIdentity.FindFirst("role")); // a claim added by one request does not reach the next
+        // The synchronous lookup the authentication handler makes first: the same copy rule, and a hit of its own.
+        Assert.True(handler.TryGetRemembered(token, out var fourth));
+        Assert.Equal(id.ToString(), fourth.FindFirst("sub")?.Value);
+        fourth.AddClaim(new Claim("role", "admin"));
+        Assert.True(handler.TryGetRemembered(token, out var fifth));
+        Assert.Null(fifth.FindFirst("role"));
+        Assert.False(handler.TryGetRemembered(_signer.Mint(id), out _)); // another token of the same user is validated in full
+        Assert.Equal((1L, 4L), (handler.Misses, handler.Hits));
     }
 
     [Fact]
@@ -70,6 +78,7 @@ public sealed class TokenCacheTests
         _clock.Now = DateTimeOffset.UtcNow.AddSeconds(3);
         await Task.Delay(TimeSpan.FromSeconds(3)); // the real clock too, so that full validation sees it expired
         Assert.False(handler.IsRemembered(token));
+        Assert.False(handler.TryGetRemembered(token, out _)); // the handler's fast path lapses with the entry too
         var after = await handler.ValidateTokenAsync(token, Parameters());
         Assert.False(after.IsValid);
         Assert.IsType<SecurityTokenExpiredException>(after.Exception);

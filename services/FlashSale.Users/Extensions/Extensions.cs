@@ -3,7 +3,6 @@ using FlashSale.ServiceDefaults;
 using FlashSale.Users.Security;
 using FlashSale.Users.Wallet;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
 
 namespace FlashSale.Users.Extensions;
 
@@ -57,7 +56,7 @@ public static class Extensions
         services.AddSingleton<UsersMetrics>();
 
         // The service validates its own tokens through the ServiceDefaults path, trusting its own JWKS inline.
-        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+        services.AddOptions<BearerTokenOptions>(BearerTokenOptions.Scheme)
             .Configure<JwksKeyCache, SigningKey>((_, keys, signingKey) => keys.AddKeys(JwksKeyCache.ParseJwks(signingKey.Jwks)));
         // Refunds of debited orders that expired: the sale's order.expired events (one sale per deployment, as the operator
         // provisions it; without RabbitMq:Sale, e.g. a users service shared by local sales, there is nothing to consume).
