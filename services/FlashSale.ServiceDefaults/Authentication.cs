@@ -40,7 +40,12 @@ static class JwtSetup
             return new CachingJsonWebTokenHandler(auth.GetValue("TokenCacheSize", CachingJsonWebTokenHandler.DefaultCapacity),
                 auth.GetValue("TokenCacheTtl", CachingJsonWebTokenHandler.DefaultTtl)) { MapInboundClaims = false };
         });
-        services.AddAuthentication(BearerTokenOptions.Scheme).AddScheme<BearerTokenOptions, BearerTokenHandler>(BearerTokenOptions.Scheme, null);
+        services.AddTransient<BearerTokenHandler>();
+        services.AddAuthentication(o =>
+        {
+            o.AddScheme<BearerTokenHandler>(BearerTokenOptions.Scheme, null);
+            o.DefaultScheme = BearerTokenOptions.Scheme;
+        });
         services.AddAuthorization();
         services.AddOptions<BearerTokenOptions>(BearerTokenOptions.Scheme)
             .Configure<IConfiguration, JwksKeyCache>((o, configuration, keys) =>

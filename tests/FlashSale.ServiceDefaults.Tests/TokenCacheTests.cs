@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 
@@ -43,14 +45,23 @@ public sealed class TokenCacheTests
         second.ClaimsIdentity.AddClaim(new Claim("role", "admin"));
         var third = await handler.ValidateTokenAsync(token, Parameters());
         Assert.Null(third.ClaimsIdentity.FindFirst("role")); // a claim added by one request does not reach the next
-        // The synchronous lookup the authentication handler makes first: the same copy rule, and a hit of its own.
+        // The synchronous lookup the authentication handler makes first: no copy, the entry's identity, which refuses changes.
         Assert.True(handler.TryGetRemembered(token, out var fourth));
         Assert.Equal(id.ToString(), fourth.FindFirst("sub")?.Value);
-        fourth.AddClaim(new Claim("role", "admin"));
+        Assert.Throws<InvalidOperationException>(() => fourth.AddClaim(new Claim("role", "admin")));
+        Assert.Throws<InvalidOperationException>(() => fourth.AddClaims([new Claim("role", "admin")]));
+        Assert.Throws<InvalidOperationException>(() => fourth.RemoveClaim(fourth.FindFirst("sub")));
+        Assert.Throws<InvalidOperationException>(() => fourth.TryRemoveClaim(fourth.FindFirst("sub")));
         Assert.True(handler.TryGetRemembered(token, out var fifth));
         Assert.Null(fifth.FindFirst("role"));
+        Assert.Equal(id.ToString(), fifth.FindFirst("sub")?.Value);
+        var copy = fifth.Clone(); // a copy can be changed, and the cached identity stays as it was
+        copy.AddClaim(new Claim("role", "admin"));
+        Assert.True(handler.TryGetRemembered(token, out var sixth));
+        Assert.Null(sixth.FindFirst("role"));
         Assert.False(handler.TryGetRemembered(_signer.Mint(id), out _)); // another token of the same user is validated in full
-        Assert.Equal((1L, 4L), (handler.Misses, handler.Hits));
+        Assert.False(handler.TryGetRemembered(token[..^1], out _)); // and so is a token that differs only in its end
+        Assert.Equal((1L, 5L), (handler.Misses, handler.Hits));
     }
 
     [Fact]
@@ -151,5 +162,31 @@ public sealed class TokenCacheTests
         Assert.Equal(HttpStatusCode.Unauthorized, await MeAsync(odd));
         Assert.Equal(HttpStatusCode.Unauthorized, await MeAsync(odd));
         Assert.Equal(HttpStatusCode.Unauthorized, await MeAsync(token + "x"));
+    }
+
+    [Fact]
+    public async Task WhatOneRequestAddsToItsPrincipalDoesNotReachTheNextRequestWithTheSameToken()
+    {
+        await using var app = await TestApp.StartAsync(_signer.Settings(), a =>
+        {
+            AuthenticationTests.MapMe(a);
+            a.MapGet("/escalate", (ClaimsPrincipal user) =>
+            {
+                user.AddIdentity(new ClaimsIdentity([new Claim("role", "admin")], "extra", "name", "role"));
+                return user.IsInRole("admin") ? "admin now" : "no";
+            }).RequireAuthorization();
+        });
+        var client = app.Client();
+        var token = _signer.Mint();
+        async Task<HttpResponseMessage> GetAsync(string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            return await client.SendAsync(request);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/me")).StatusCode); // validated and remembered
+        Assert.Equal("admin now", await (await GetAsync("/escalate")).Content.ReadAsStringAsync()); // answered from the cache
+        Assert.Equal(HttpStatusCode.Forbidden, (await GetAsync("/admin")).StatusCode);
+        Assert.Equal(2L, app.Services.GetRequiredService<CachingJsonWebTokenHandler>().Hits);
     }
 }
