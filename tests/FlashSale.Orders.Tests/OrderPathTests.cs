@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using FlashSale.Sales;
+using FlashSale.ServiceDefaults;
 using FlashSale.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -204,14 +205,19 @@ public class OrderPathTests : IAsyncLifetime
         await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, null, "f"));
         await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, "not.a.token", "g"));
         await Expect(HttpStatusCode.Unauthorized, null, Buyers.Order(sale.Name, "item", 1, expired, "h"));
-        var malformed = new HttpRequestMessage(HttpMethod.Post, $"/api/sales/{sale.Name}/orders") { Content = new StringContent("{\"sku\": \"item\", \"quantity\": ", Encoding.UTF8, "application/json") };
-        malformed.Headers.Authorization = new("Bearer", token);
-        malformed.Headers.Add("Idempotency-Key", "i");
-        await Expect(HttpStatusCode.BadRequest, null, malformed);
-        var wrongType = new HttpRequestMessage(HttpMethod.Post, $"/api/sales/{sale.Name}/orders") { Content = new StringContent("{\"sku\": \"item\", \"quantity\": \"many\"}", Encoding.UTF8, "application/json") };
-        wrongType.Headers.Authorization = new("Bearer", token);
-        wrongType.Headers.Add("Idempotency-Key", "j");
-        await Expect(HttpStatusCode.BadRequest, null, wrongType);
+        HttpRequestMessage Raw(string body, string key, string contentType = "application/json")
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/api/sales/{sale.Name}/orders") { Content = new StringContent(body, Encoding.UTF8, contentType) };
+            request.Headers.Authorization = new("Bearer", token);
+            request.Headers.Add("Idempotency-Key", key);
+            return request;
+        }
+        await Expect(HttpStatusCode.BadRequest, Problems.MalformedRequest, Raw("{\"sku\": \"item\", \"quantity\": ", "i"));
+        await Expect(HttpStatusCode.BadRequest, Problems.MalformedRequest, Raw("{\"sku\": \"item\", \"quantity\": \"many\"}", "j"));
+        await Expect(HttpStatusCode.BadRequest, Problems.MalformedRequest, Raw("{\"sku\": \"item\", \"quantity\": 1} {}", "j2")); // trailing data
+        await Expect(HttpStatusCode.UnsupportedMediaType, Problems.MalformedRequest, Raw("sku=item&quantity=1", "j3", "application/x-www-form-urlencoded"));
+        await Expect(HttpStatusCode.BadRequest, "VALIDATION", Raw("", "j4")); // no body: the fields are missing
+        await Expect(HttpStatusCode.BadRequest, "VALIDATION", Raw("null", "j5"));
 
         var audit = await _world.AuditAsync(stock, sale.Name);
         Assert.Equal(10, audit.Products.Single().Remaining);

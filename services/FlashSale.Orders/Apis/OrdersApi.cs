@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Security.Claims;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using FlashSale.Orders.Gates;
 using FlashSale.Sales;
@@ -10,7 +12,44 @@ using Npgsql;
 
 namespace FlashSale.Orders.Apis;
 
-public sealed record PlaceOrderRequest(string? Sku, int? Quantity);
+public sealed record PlaceOrderRequest(string? Sku, int? Quantity)
+{
+    /// <summary>
+    /// Reads the order's JSON body as minimal APIs' JSON binding would (415 without a JSON content type, 400 on malformed JSON or
+    /// a value of the wrong type, an empty body as null), but from the body's bytes at once: the body is a few dozen bytes and
+    /// arrives whole, so one synchronous parse replaces the resumable streaming reader (that reader and its state machines were
+    /// 5-6 % of the orders process at saturation). The body's size is capped before this runs (Http:MaxRequestBodyBytes).
+    /// </summary>
+    public static async ValueTask<PlaceOrderRequest?> BindAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (!request.HasJsonContentType())
+            throw new BadHttpRequestException($"Expected a supported JSON media type but got \"{request.ContentType}\".", StatusCodes.Status415UnsupportedMediaType);
+        var body = request.BodyReader;
+        var read = await body.ReadAsync(context.RequestAborted);
+        while (!read.IsCompleted)
+        {
+            body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            read = await body.ReadAsync(context.RequestAborted);
+        }
+        try
+        {
+            var buffer = read.Buffer;
+            if (buffer.IsEmpty) return null;
+            return buffer.IsSingleSegment
+                ? JsonSerializer.Deserialize(buffer.FirstSpan, OrdersJsonContext.Default.PlaceOrderRequest)
+                : JsonSerializer.Deserialize(buffer.ToArray(), OrdersJsonContext.Default.PlaceOrderRequest);
+        }
+        catch (JsonException e)
+        {
+            throw new BadHttpRequestException("Failed to read the request body as JSON.", StatusCodes.Status400BadRequest, e);
+        }
+        finally
+        {
+            body.AdvanceTo(read.Buffer.End);
+        }
+    }
+}
 public sealed record OrderAccepted(Guid OrderId, string Status, string Sale, string Sku, int Quantity);
 public sealed record OrderView(Guid OrderId, string Sale, string Sku, int Quantity, decimal UnitPrice, string Currency, string Status,
     DateTimeOffset CreatedAt, DateTimeOffset PaymentDueAt, DateTimeOffset? PaidAt, DateTimeOffset? ExpiredAt);
