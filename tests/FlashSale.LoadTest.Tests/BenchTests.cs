@@ -158,6 +158,11 @@ public class BenchTests
         Assert.Equal([true, false, false, true], targets.Select(t => t.Met));
         Assert.Equal([null, "by 13 %", "by 12.6 ms", null], targets.Select(t => t.Shortfall));
         Assert.Equal("37.6 ms at saturation (closed loop); under 25 ms up to 8,300 req/s open loop (0.56 of saturation)", targets[2].Measured);
+
+        // With the health check's own p99 at its saturation beside it (a run where even that was over the target).
+        var withCeiling = BenchTargets.Evaluate(57.2, 0.45, 57.0, 256, 29_791, ceilingP99Ms: 28.5);
+        Assert.Equal("57.0 ms at saturation (closed loop; the HTTP ceiling's own: 28.5 ms)", withCeiling[2].Measured);
+        Assert.Equal("by 32.0 ms", withCeiling[2].Shortfall);
     }
 
     [Fact]

@@ -293,7 +293,8 @@ public static class Bench
         }
         Console.WriteLine("  ratios (req/s): " + string.Join("   ", ratios.Select(r => $"{r.Key} = {Report.F(r.Value, 2)}")));
         var targets = BenchTargets.Evaluate(ratios["redis/row-lock"], ratios["redis/ceiling"], saturation?.Latency.PercentileMs(99) ?? double.NaN, connections,
-            drain.Rate ?? double.NaN, slo?.Best?.Rate, slo?.Saturation);
+            drain.Rate ?? double.NaN, slo?.Best?.Rate, slo?.Saturation,
+            rows.FirstOrDefault(r => r.Name.StartsWith("HTTP ceiling", StringComparison.Ordinal))?.Load?.Latency.PercentileMs(99));
         if (targets.Count > 0)
         {
             Console.WriteLine($"  targets of issue #6 ({Environment.ProcessorCount} cores, the load generator on them too):");
