@@ -26,10 +26,9 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
     public static readonly TimeSpan DefaultTtl = TimeSpan.FromMinutes(5);
     public const int DefaultCapacity = 20_000;
 
-    sealed record Entry(TokenValidationResult Result, DateTimeOffset Until)
-    {
-        public ReadOnlyClaimsIdentity Identity { get; } = new(Result.ClaimsIdentity);
-    }
+    /// <summary>A validated token: its result (whose identity the cache never reads: the caller got it), its claims copied
+    /// once into a read-only identity, and how long it may be answered from here.</summary>
+    sealed record Entry(TokenValidationResult Result, ReadOnlyClaimsIdentity Identity, DateTimeOffset Until);
 
     readonly ConcurrentDictionary<string, Entry> _entries = new(TokenComparer.Instance);
     readonly int _capacity;
@@ -54,8 +53,10 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>True when this exact token was validated and its entry has not lapsed (its signing key needs no lookup).</summary>
-    public bool IsRemembered(string token) =>
-        _capacity > 0 && _entries.TryGetValue(token, out var entry) && _time.GetUtcNow() < entry.Until;
+    public bool IsRemembered(string token) => Live(token) is not null;
+
+    /// <summary>This exact token's entry when it has not lapsed.</summary>
+    Entry? Live(string token) => _capacity > 0 && _entries.TryGetValue(token, out var entry) && _time.GetUtcNow() < entry.Until ? entry : null;
 
     /// <summary>
     /// The claims of this exact token when it was validated and its entry has not lapsed (counted as a hit); false otherwise,
@@ -66,7 +67,7 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
     /// </summary>
     public bool TryGetRemembered(string token, [NotNullWhen(true)] out ClaimsIdentity? identity)
     {
-        if (_capacity > 0 && _entries.TryGetValue(token, out var entry) && _time.GetUtcNow() < entry.Until)
+        if (Live(token) is { } entry)
         {
             Interlocked.Increment(ref _hits);
             identity = entry.Identity;
@@ -84,7 +85,7 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
             if (now < entry.Until)
             {
                 Interlocked.Increment(ref _hits);
-                return Copy(entry.Result);
+                return Copy(entry);
             }
             if (_entries.TryRemove(new KeyValuePair<string, Entry>(token, entry))) Interlocked.Decrement(ref _count);
         }
@@ -94,7 +95,7 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
         {
             var expires = new DateTimeOffset(DateTime.SpecifyKind(jwt.ValidTo, DateTimeKind.Utc));
             var until = expires < now + _ttl ? expires : now + _ttl;
-            if (until > now) Remember(token!, new Entry(Copy(result), until), now);
+            if (until > now) Remember(token!, new Entry(result, new ReadOnlyClaimsIdentity(result.ClaimsIdentity), until), now);
         }
         return result;
     }
@@ -115,13 +116,14 @@ public sealed class CachingJsonWebTokenHandler : JsonWebTokenHandler
         return Volatile.Read(ref _count) < _capacity;
     }
 
-    static TokenValidationResult Copy(TokenValidationResult r) => new()
+    /// <summary>A result of its own for a cache hit: a changeable copy of the claims (Clone of the read-only identity).</summary>
+    static TokenValidationResult Copy(Entry e) => new()
     {
         IsValid = true,
-        ClaimsIdentity = r.ClaimsIdentity.Clone(),
-        SecurityToken = r.SecurityToken,
-        Issuer = r.Issuer,
-        TokenType = r.TokenType,
+        ClaimsIdentity = e.Identity.Clone(),
+        SecurityToken = e.Result.SecurityToken,
+        Issuer = e.Result.Issuer,
+        TokenType = e.Result.TokenType,
     };
 }
 
