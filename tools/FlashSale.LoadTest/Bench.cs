@@ -265,7 +265,8 @@ public static class Bench
                 "Redis lost its core to another process; EVALSHA includes the calls its script makes): " +
                 string.Join(", ", redisPerOrder.Where(kv => kv.Value.Usec > 0).OrderByDescending(kv => kv.Value.Usec)
                     .Select(kv => $"{kv.Key} {Report.F((double)kv.Value.Usec / redisOrders, 2)} us ({Report.F((double)kv.Value.Calls / redisOrders, 3)} calls)")) + "\n");
-        double Rps(string name) => rows.FirstOrDefault(r => r.Name == name || (name == "HTTP ceiling" && r.Name.StartsWith(name, StringComparison.Ordinal)))?.Load?.RequestsPerSecond ?? double.NaN;
+        LoadResult? Load(string name) => rows.FirstOrDefault(r => r.Name == name || (name == "HTTP ceiling" && r.Name.StartsWith(name, StringComparison.Ordinal)))?.Load;
+        double Rps(string name) => Load(name)?.RequestsPerSecond ?? double.NaN;
         var redisRps = Rps("order path, gate redis");
         var ratios = new Dictionary<string, double>
         {
@@ -274,7 +275,7 @@ public static class Bench
             ["redis/ceiling"] = redisRps / Rps("HTTP ceiling"),
             ["redis relay paused/ceiling"] = Rps("order path, gate redis, relay paused") / Rps("HTTP ceiling"),
         };
-        var saturation = rows.FirstOrDefault(r => r.Name == "order path, gate redis")?.Load; // the closed-loop run
+        var saturation = Load("order path, gate redis"); // the closed-loop run
         var open = rows.Where(r => r.Name.StartsWith("order path, gate redis, open loop", StringComparison.Ordinal) && r.Load is not null).ToList();
         if (open.Count > 0 && saturation is { } closed)
             Console.WriteLine($"  redis order path p99 over {connections} connections: " +
@@ -294,7 +295,7 @@ public static class Bench
         Console.WriteLine("  ratios (req/s): " + string.Join("   ", ratios.Select(r => $"{r.Key} = {Report.F(r.Value, 2)}")));
         var targets = BenchTargets.Evaluate(ratios["redis/row-lock"], ratios["redis/ceiling"], saturation?.Latency.PercentileMs(99) ?? double.NaN, connections,
             drain.Rate ?? double.NaN, slo?.Best?.Rate, slo?.Saturation,
-            rows.FirstOrDefault(r => r.Name.StartsWith("HTTP ceiling", StringComparison.Ordinal))?.Load?.Latency.PercentileMs(99));
+            Load("HTTP ceiling")?.Latency.PercentileMs(99));
         if (targets.Count > 0)
         {
             Console.WriteLine($"  targets of issue #6 ({Environment.ProcessorCount} cores, the load generator on them too):");
