@@ -182,6 +182,13 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
             TimeSpan.FromMilliseconds((long)v[2]), (string?)v[3] ?? "EUR");
     }
 
+    /// <summary>
+    /// Redis's clock (TIME) on the node that holds the sale: the clock reserve.lua opens and closes the sale by, so a status
+    /// computed from it agrees with the orders' answers whatever the reading process's own clock says.
+    /// </summary>
+    public async Task<DateTimeOffset> GetTimeAsync(SaleKeys k) =>
+        new(DateTime.SpecifyKind(await redis.GetServer(k.Meta).TimeAsync(), DateTimeKind.Utc));
+
     public async Task<IReadOnlyList<ProductStock>> GetStockAsync(SaleKeys k)
     {
         var batch = _db.CreateBatch();

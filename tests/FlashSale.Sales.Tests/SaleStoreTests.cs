@@ -383,4 +383,30 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         Assert.DoesNotContain(sale.Name, await fx.Store.ListSalesAsync(sale.Namespace));
         Assert.Equal(0, await fx.Store.DeleteAsync(k));
     }
+
+    [Fact]
+    public async Task GetTimeIsTheClockReserveOpensTheSaleBy()
+    {
+        var draft = NewSale(stock: 10);
+        var k = new SaleKeys(draft.Namespace, draft.Name);
+        var redisNow = await fx.Store.GetTimeAsync(k);
+        // The window is stored in whole milliseconds, as reserve.lua compares it.
+        var opens = DateTimeOffset.FromUnixTimeMilliseconds((redisNow + TimeSpan.FromMilliseconds(400)).ToUnixTimeMilliseconds());
+        var sale = draft with { StartsAt = opens };
+        await fx.Store.PreloadAsync(sale);
+        int before = 0, after = 0;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline;)
+        {
+            var readBefore = await fx.Store.GetTimeAsync(k);
+            var answer = await Reserve(sale, Guid.NewGuid());
+            var readAfter = await fx.Store.GetTimeAsync(k);
+            Assert.True(readAfter >= readBefore, "Redis's clock went back");
+            // Read wholly before the opening, the sale is not started; wholly after, it is open (in between, either).
+            if (readAfter < opens) { Assert.Equal(Reasons.NotStarted, answer.Reason); before++; }
+            if (readBefore >= opens) { Assert.Equal(ReserveOutcome.Accepted, answer.Outcome); after++; break; }
+            await Task.Delay(5);
+        }
+        Assert.True(before > 0, "no reservation was decided before the opening");
+        Assert.Equal(1, after);
+    }
 }

@@ -8,7 +8,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace FlashSale.Stock.Apis;
 
 public sealed record ProductView(string Sku, string Name, decimal Price, string Currency, long Stock, long Remaining, int PerUserLimit, bool SoldOut);
-public sealed record SaleView(string Sale, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status, IReadOnlyList<ProductView> Products);
+/// <summary>A sale as buyers see it; <c>Now</c> is the platform's clock (Redis's, the one orders are decided by), for countdowns.</summary>
+public sealed record SaleView(string Sale, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status, IReadOnlyList<ProductView> Products, DateTimeOffset Now);
 
 [JsonSerializable(typeof(ProductView))]
 [JsonSerializable(typeof(SaleView))]
@@ -91,12 +92,14 @@ public static class StockApi
     {
         if (!SaleNames.IsValid(sale)) return null;
         var keys = new SaleKeys(ns, sale);
+        // The status follows reserve.lua's clock (Redis TIME), not this process's: a buyer told LIVE is not answered NOT_STARTED.
+        var time = store.GetTimeAsync(keys);
         var state = await store.GetSaleAsync(keys);
+        var now = await time;
         if (state is null) return null;
-        var now = DateTimeOffset.UtcNow;
         var stock = await store.GetStockAsync(keys);
         var products = stock.Select(p => new ProductView(p.Sku, p.Name, p.Price, state.Currency, p.Initial, p.Remaining, p.PerUserLimit, p.Remaining == 0)).ToList();
         var status = now < state.StartsAt ? "SCHEDULED" : now >= state.EndsAt ? "ENDED" : products.All(p => p.SoldOut) ? "SOLD_OUT" : "LIVE";
-        return new SaleView(sale, state.StartsAt, state.EndsAt, status, products);
+        return new SaleView(sale, state.StartsAt, state.EndsAt, status, products, now);
     }
 }
