@@ -22,6 +22,8 @@ public static class JwtClaims
 {
     public const string Subject = "sub";
     public const string Name = "name";
+    /// <summary>The buyer's e-mail address: the notifications of an order go there.</summary>
+    public const string Email = "email";
     public const string Role = "role";
     public const string AdminRole = "admin";
 }

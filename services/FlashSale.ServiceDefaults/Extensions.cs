@@ -60,15 +60,9 @@ public static class Extensions
     {
         var exporter = app.Services.GetRequiredService<PrometheusExporter>(); // listen from the start
         app.Services.GetRequiredService<RuntimeMetrics>();
-        // Behind an ingress the peer is the proxy: per-client limits need the client address from X-Forwarded-For.
-        // Only when the service is reachable through trusted proxies alone (Http:TrustForwardedHeaders).
-        if (app.Configuration.GetValue("Http:TrustForwardedHeaders", false))
-        {
-            var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto, ForwardLimit = 1 };
-            forwarded.KnownIPNetworks.Clear();
-            forwarded.KnownProxies.Clear();
-            app.UseForwardedHeaders(forwarded);
-        }
+        // Behind an ingress the peer is the proxy: per-client limits need the client address from X-Forwarded-For, taken only
+        // from peers in Http:ForwardedHeaders:KnownNetworks (the ingress controller's networks; the operator sets them).
+        if (ForwardedHeadersFrom(app.Configuration) is { } forwarded) app.UseForwardedHeaders(forwarded);
         app.UseMiddleware<HttpMetricsMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -86,6 +80,25 @@ public static class Extensions
             .AllowAnonymous()
             .ExcludeFromDescription();
         return app;
+    }
+
+    /// <summary>Null when no proxy network is configured: X-Forwarded-* headers are then ignored.</summary>
+    internal static ForwardedHeadersOptions? ForwardedHeadersFrom(IConfiguration configuration)
+    {
+        var networks = configuration.GetSection("Http:ForwardedHeaders:KnownNetworks").GetChildren().Select(c => c.Value)
+            .Concat((configuration["Http:ForwardedHeaders:KnownNetworks"] ?? "").Split(',')) // one comma-separated value works too
+            .Select(v => v?.Trim()).Where(v => !string.IsNullOrEmpty(v)).ToList();
+        if (networks.Count == 0) return null;
+        var options = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto, ForwardLimit = 1 };
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+        foreach (var cidr in networks)
+        {
+            if (!System.Net.IPNetwork.TryParse(cidr, out var network))
+                throw new InvalidOperationException($"Http:ForwardedHeaders:KnownNetworks: '{cidr}' is not a network in CIDR notation (e.g. 10.0.0.0/8)");
+            options.KnownIPNetworks.Add(network);
+        }
+        return options;
     }
 
     static Task WriteHealthAsync(HttpContext context, HealthReport report)

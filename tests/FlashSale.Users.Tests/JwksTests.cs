@@ -70,8 +70,8 @@ public sealed class JwksTests : IAsyncLifetime
     [Fact]
     public async Task AnotherServiceAcceptsATokenFromLoginThroughTheJwksEndpoint()
     {
-        var username = "root"; // an admin in DefaultSettings
-        var registered = await _usersClient.PostAsJsonAsync("/api/users", new { username, email = "root@example.com", password = "password-1" });
+        var username = "u" + Guid.NewGuid().ToString("N")[..10];
+        var registered = await _usersClient.PostAsJsonAsync("/api/users", new { username, email = $"{username}@example.com", password = "password-1" });
         Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
         var user = await registered.Content.ReadFromJsonAsync<RegisteredResponse>();
         var login = await _usersClient.PostAsJsonAsync("/api/users/login", new { username, password = "password-1" });
@@ -82,8 +82,13 @@ public sealed class JwksTests : IAsyncLifetime
         {
             var response = await WhoAmIAsync(t);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal(new WhoAmI(user.Id, "root", true), await response.Content.ReadFromJsonAsync<WhoAmI>());
+            Assert.Equal(new WhoAmI(user.Id, username, false), await response.Content.ReadFromJsonAsync<WhoAmI>());
         }
+
+        // The bootstrap admin's role reaches the other service too.
+        var admin = await _usersClient.PostAsJsonAsync("/api/users/login", new { username = UsersFactory.AdminUsername, password = UsersFactory.AdminPassword });
+        var adminToken = (await admin.Content.ReadFromJsonAsync<TokenResponse>())!.AccessToken;
+        Assert.True((await (await WhoAmIAsync(adminToken)).Content.ReadFromJsonAsync<WhoAmI>())!.Admin);
     }
 
     [Fact]
@@ -93,7 +98,7 @@ public sealed class JwksTests : IAsyncLifetime
         var registered = await _usersClient.PostAsJsonAsync("/api/users", new { username, email = username + "@example.com", password = "password-1" });
         var user = (await registered.Content.ReadFromJsonAsync<UserResponse>())!;
         var retired = Security.SigningKey.FromPem(_retiredPem);
-        var old = retired.CreateToken(user.Id, username, false, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
+        var old = retired.CreateToken(user.Id, username, null, false, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
 
         // Published next to the signing key, and trusted by another service (through the JWKS) and by the users service itself.
         var jwks = System.Text.Json.JsonDocument.Parse(await _usersClient.GetStringAsync("/.well-known/jwks.json")).RootElement.GetProperty("keys");
@@ -114,7 +119,7 @@ public sealed class JwksTests : IAsyncLifetime
     public async Task AnotherServiceRejectsATokenSignedByAKeyTheUsersServiceDoesNotPublish()
     {
         var stranger = Security.SigningKey.FromPem(UsersFactory.NewSigningKeyPem())
-            .CreateToken(Guid.NewGuid(), "mallory", true, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
+            .CreateToken(Guid.NewGuid(), "mallory", null, true, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
         Assert.Equal(HttpStatusCode.Unauthorized, (await WhoAmIAsync(stranger)).StatusCode);
     }
 }

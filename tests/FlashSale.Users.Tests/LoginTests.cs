@@ -49,14 +49,63 @@ public sealed class LoginTests(UsersFixture fixture) : IClassFixture<UsersFixtur
     }
 
     [Fact]
-    public async Task AConfiguredAdminGetsTheAdminRole()
+    public async Task TheTokenCarriesTheUsersEmail()
     {
-        var username = "Chief";
-        await fixture.RegisterAsync(username, "chief-" + Guid.NewGuid().ToString("N") + "@example.com");
-        var token = await fixture.LoginAsync("chief");
+        var username = UsersFixture.Unique();
+        await fixture.RegisterAsync(username, $"{username}@Example.com");
+        Assert.Equal($"{username}@Example.com", new JsonWebToken(await fixture.LoginAsync(username)).GetClaim("email").Value);
+    }
+
+    [Fact]
+    public async Task OnlyTheBootstrapAdminGetsTheAdminRole()
+    {
+        var token = await fixture.LoginAsync("chief", UsersFactory.AdminPassword);
         Assert.Equal("admin", new JsonWebToken(token).GetClaim("role").Value);
         var me = await (await fixture.SendAsync(HttpMethod.Get, "/api/users/me", token)).Content.ReadFromJsonAsync<MeResponse>();
         Assert.True(me!.Admin);
+
+        // The name is the bootstrap's: nobody can register it, in any case.
+        var taken = await fixture.Client.PostAsJsonAsync("/api/users", new { username = "CHIEF", email = $"c{Guid.NewGuid():N}@example.com", password = "password-12" });
+        await taken.IsProblemAsync(HttpStatusCode.Conflict, "USERNAME_TAKEN");
+        // A name that is an admin elsewhere (the old list's "root", "admin") is an ordinary buyer here.
+        foreach (var name in new[] { "root" + Guid.NewGuid().ToString("N")[..4], "admin" + Guid.NewGuid().ToString("N")[..4] })
+        {
+            await fixture.RegisterAsync(name);
+            var buyer = new JsonWebToken(await fixture.LoginAsync(name));
+            Assert.False(buyer.TryGetClaim("role", out _));
+        }
+    }
+
+    [Fact]
+    public async Task TheBootstrapTakesOverAnExistingAccountAndRevokesEveryOtherAdmin()
+    {
+        // A service started before with another admin, and someone who registered the next admin's name first.
+        var db = await FlashSale.TestSupport.Infra.CreateDatabaseAsync("users");
+        var settings = UsersFactory.DefaultSettings(db, fixture.SigningKeyPem);
+        await using (var first = new UsersFactory(settings))
+        {
+            using var client = first.CreateClient();
+            await UsersClient.RegisterAsync(client, "squatter", "squatter@example.com", "squatter-password");
+            Assert.Equal("admin", new JsonWebToken(await UsersClient.LoginAsync(client, "chief", UsersFactory.AdminPassword)).GetClaim("role").Value);
+        }
+
+        var next = new Dictionary<string, string?>(settings) { ["Users:Admin:Username"] = "squatter", ["Users:Admin:Password"] = "the-secret-password" };
+        await using (var second = new UsersFactory(next))
+        {
+            using var client = second.CreateClient();
+            await (await client.PostAsJsonAsync("/api/users/login", new { username = "squatter", password = "squatter-password" }))
+                .IsProblemAsync(HttpStatusCode.Unauthorized, "INVALID_CREDENTIALS");
+            Assert.Equal("admin", new JsonWebToken(await UsersClient.LoginAsync(client, "squatter", "the-secret-password")).GetClaim("role").Value);
+            Assert.False(new JsonWebToken(await UsersClient.LoginAsync(client, "chief", UsersFactory.AdminPassword)).TryGetClaim("role", out _));
+        }
+
+        // Without Users:Admin there is no admin at all.
+        var none = new Dictionary<string, string?>(settings) { ["Users:Admin:Username"] = null, ["Users:Admin:Password"] = null };
+        await using (var third = new UsersFactory(none))
+        {
+            using var client = third.CreateClient();
+            Assert.False(new JsonWebToken(await UsersClient.LoginAsync(client, "squatter", "the-secret-password")).TryGetClaim("role", out _));
+        }
     }
 
     [Fact]
@@ -64,10 +113,10 @@ public sealed class LoginTests(UsersFixture fixture) : IClassFixture<UsersFixtur
     {
         var (user, _) = await fixture.NewUserAsync();
         var expired = SigningKey.FromPem(fixture.SigningKeyPem)
-            .CreateToken(user.Id, user.Username, false, "flashsale", "flashsale", DateTime.UtcNow.AddHours(-2), TimeSpan.FromHours(1));
+            .CreateToken(user.Id, user.Username, null, false, "flashsale", "flashsale", DateTime.UtcNow.AddHours(-2), TimeSpan.FromHours(1));
         await AssertMeRejectsAsync(expired);
         var fresh = SigningKey.FromPem(fixture.SigningKeyPem)
-            .CreateToken(user.Id, user.Username, false, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
+            .CreateToken(user.Id, user.Username, null, false, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
         Assert.Equal(HttpStatusCode.OK, (await fixture.SendAsync(HttpMethod.Get, "/api/users/me", fresh)).StatusCode);
     }
 

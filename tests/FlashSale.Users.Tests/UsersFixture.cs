@@ -14,6 +14,9 @@ namespace FlashSale.Users.Tests;
 /// <summary>The users service on a TestServer, pointed at a fresh database on the shared PostgreSQL.</summary>
 public class UsersFactory(IDictionary<string, string?> settings) : WebApplicationFactory<Program>
 {
+    public const string AdminUsername = "Chief";
+    public const string AdminPassword = "chief-password-1";
+
     public IDictionary<string, string?> Settings { get; } = settings;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -28,7 +31,8 @@ public class UsersFactory(IDictionary<string, string?> settings) : WebApplicatio
         // A bounded pool that waits longer: the shared PostgreSQL (max_connections 400) serves every engineer's tests at once.
         ["ConnectionStrings:Postgres"] = new NpgsqlConnectionStringBuilder(connectionString) { MaxPoolSize = 40, Timeout = 60 }.ConnectionString,
         ["Auth:SigningKeyPem"] = signingKeyPem,
-        ["Users:AdminUsernames"] = "root,Chief",
+        ["Users:Admin:Username"] = AdminUsername,
+        ["Users:Admin:Password"] = AdminPassword,
         ["Users:PasswordHashIterations"] = "100000",
         ["Users:LoginRateLimit:PerUsername"] = "1000",
         ["Users:LoginRateLimit:PerAddress"] = "100000",

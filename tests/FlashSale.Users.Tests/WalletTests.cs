@@ -143,8 +143,7 @@ public sealed class WalletTests(UsersFixture fixture) : IClassFixture<UsersFixtu
         await (await fixture.SendAsync(HttpMethod.Post, $"/api/users/{user.Id}/wallet/topups", token, new { amount = 50m }))
             .IsProblemAsync(HttpStatusCode.Forbidden);
 
-        await fixture.RegisterAsync("root", $"root-{Guid.NewGuid():N}@example.com");
-        var adminToken = await fixture.LoginAsync("root");
+        var adminToken = await fixture.LoginAsync(UsersFactory.AdminUsername, UsersFactory.AdminPassword);
         var response = await fixture.SendAsync(HttpMethod.Post, $"/api/users/{user.Id}/wallet/topups", adminToken, new { amount = 50.5m });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(new WalletResponse(user.Id, 1050.5m, "EUR"), await response.Content.ReadFromJsonAsync<WalletResponse>());

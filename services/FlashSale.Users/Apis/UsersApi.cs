@@ -102,7 +102,7 @@ public static partial class UsersApi
         }
         s.Metrics.Registration("created");
         s.Logger.LogInformation("Registered user {UserId} with username {Username}", id, username);
-        return TypedResults.Created($"/api/users/{id}", new RegisteredResponse(id, username, email, createdAt, IssueToken(s, id, username)));
+        return TypedResults.Created($"/api/users/{id}", new RegisteredResponse(id, username, email, createdAt, IssueToken(s, id, username, email, admin: false)));
     }
 
     public static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> Login(
@@ -125,12 +125,13 @@ public static partial class UsersApi
             return Problems.ReasonProblem(StatusCodes.Status429TooManyRequests, "TOO_MANY_ATTEMPTS", "Too many login attempts; retry later.");
         }
 
-        await using var command = s.Db.CreateCommand("SELECT id, username, password_hash FROM users.users WHERE lower(username) = lower($1)");
+        await using var command = s.Db.CreateCommand("SELECT id, username, password_hash, email, is_admin FROM users.users WHERE lower(username) = lower($1)");
         command.Parameters.Add(new() { Value = username });
-        (Guid Id, string Username, string Hash)? user = null;
+        (Guid Id, string Username, string Hash, string Email, bool Admin)? user = null;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            if (await reader.ReadAsync(cancellationToken)) user = (reader.GetGuid(0), reader.GetString(1), reader.GetString(2));
+            if (await reader.ReadAsync(cancellationToken))
+                user = (reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetBoolean(4));
         }
         // Unknown user and wrong password answer alike, after the same PBKDF2 work.
         if (!await s.Hasher.VerifyAsync(request.Password!, user?.Hash, cancellationToken) || user is null)
@@ -142,14 +143,14 @@ public static partial class UsersApi
 
         s.Metrics.Login("succeeded");
         s.Logger.LogInformation("User {UserId} logged in from {ClientAddress}", user.Value.Id, address);
-        return TypedResults.Ok(IssueToken(s, user.Value.Id, user.Value.Username));
+        return TypedResults.Ok(IssueToken(s, user.Value.Id, user.Value.Username, user.Value.Email, user.Value.Admin));
     }
 
-    static TokenResponse IssueToken(UsersServices s, Guid id, string username)
+    /// <summary>The token carries the e-mail address so that the order path needs no lookup to address an order's mails.</summary>
+    static TokenResponse IssueToken(UsersServices s, Guid id, string username, string email, bool admin)
     {
         var now = DateTime.UtcNow;
-        var admin = s.Settings.AdminUsernames.Contains(username);
-        var token = s.SigningKey.CreateToken(id, username, admin, s.Settings.Issuer, s.Settings.Audience, now, s.Settings.TokenLifetime);
+        var token = s.SigningKey.CreateToken(id, username, email, admin, s.Settings.Issuer, s.Settings.Audience, now, s.Settings.TokenLifetime);
         return new TokenResponse(token, "Bearer", (int)s.Settings.TokenLifetime.TotalSeconds, now + s.Settings.TokenLifetime);
     }
 

@@ -12,22 +12,16 @@ public sealed class UsersSettings
     public required string Issuer { get; init; }
     public required string Audience { get; init; }
     public required TimeSpan TokenLifetime { get; init; }
-    public required IReadOnlySet<string> AdminUsernames { get; init; }
     public required decimal InitialBalance { get; init; }
     public required string Currency { get; init; }
 
     public static UsersSettings From(IConfiguration configuration)
     {
-        var admins = configuration.GetSection("Users:AdminUsernames");
-        // Either a list (JSON array, Users__AdminUsernames__0) or one comma-separated value (Users__AdminUsernames=a,b).
-        var names = (admins.Value is { } csv ? csv.Split(',') : admins.GetChildren().Select(c => c.Value ?? ""))
-            .Select(n => n.Trim()).Where(n => n.Length > 0);
         var settings = new UsersSettings
         {
             Issuer = configuration["Auth:Issuer"] ?? "flashsale",
             Audience = configuration["Auth:Audience"] ?? "flashsale",
             TokenLifetime = configuration.GetValue("Auth:TokenLifetime", TimeSpan.FromHours(1)),
-            AdminUsernames = names.ToHashSet(StringComparer.OrdinalIgnoreCase),
             InitialBalance = configuration.GetValue("Wallet:InitialBalance", 1000m),
             Currency = (configuration["Wallet:Currency"] ?? "EUR").ToUpperInvariant(),
         };
@@ -46,6 +40,9 @@ public static class Extensions
         var services = builder.Services;
         builder.AddPostgres();
         services.AddMigrations("users", typeof(Extensions).Assembly);
+        // After the migrations (hosted services start in order): the one admin comes from configuration, never from a name.
+        services.AddOptions<AdminBootstrapOptions>().BindConfiguration(AdminBootstrapOptions.Section).Validate(o => o.Error() is null, "invalid Users:Admin").ValidateOnStart();
+        services.AddHostedService<AdminBootstrap>();
 
         // Everything reads configuration when first resolved, so that test hosts can override it after this method ran.
         services.AddSingleton(sp => UsersSettings.From(sp.GetRequiredService<IConfiguration>()));

@@ -109,7 +109,7 @@ public sealed class SigningKey
         }
     }
 
-    public string CreateToken(Guid userId, string username, bool admin, string issuer, string audience, DateTime now, TimeSpan lifetime)
+    public string CreateToken(Guid userId, string username, string? email, bool admin, string issuer, string audience, DateTime now, TimeSpan lifetime)
     {
         var claims = new Dictionary<string, object>
         {
@@ -117,6 +117,7 @@ public sealed class SigningKey
             [JwtClaims.Name] = username,
             ["jti"] = Guid.NewGuid().ToString("N"),
         };
+        if (!string.IsNullOrEmpty(email)) claims[JwtClaims.Email] = email;
         if (admin) claims[JwtClaims.Role] = JwtClaims.AdminRole;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
