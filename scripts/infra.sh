@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Local PostgreSQL 15, Redis 7 and RabbitMQ 3.10 on loopback, fixed non-default ports, data under .run/.
-#   scripts/infra.sh up [postgres|redis|rabbitmq]...   start (idempotent); installs Debian packages if missing and allowed
+# Local PostgreSQL 15, Redis 7, RabbitMQ 3.10 and an SMTP sink on loopback, fixed non-default ports, data under .run/.
+#   scripts/infra.sh up [postgres|redis|rabbitmq|smtp]...   start (idempotent); installs Debian packages if missing and allowed
 #   scripts/infra.sh down [service]...                 stop only what `up` started (pid/marker files under .run/infra)
 #   scripts/infra.sh start|stop <service>              same as up/down for one service (used by fault tests)
 #   scripts/infra.sh env                               connection settings as shell exports
@@ -15,6 +15,8 @@ REDIS_PORT="${FLASHSALE_REDIS_PORT:-63790}"
 AMQP_PORT="${FLASHSALE_AMQP_PORT:-56720}"
 AMQP_DIST_PORT="${FLASHSALE_AMQP_DIST_PORT:-$((AMQP_PORT + 1))}"
 EPMD_PORT="${FLASHSALE_EPMD_PORT:-43690}"
+SMTP_PORT="${FLASHSALE_SMTP_PORT:-25250}"
+MAILDIR="$RUN/mail"
 RABBIT_NODE="${FLASHSALE_RABBIT_NODE:-flashsale}@localhost"
 PG_USER=flashsale
 PG_PASSWORD="${FLASHSALE_PG_PASSWORD:-flashsale-dev}"
@@ -52,6 +54,7 @@ need_packages() {
   command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v wrk >/dev/null || missing+=(wrk)
+  command -v openssl >/dev/null || missing+=(openssl)
   # A real SMTP server for the notification tests (Debian's python3, not whatever python3 is first on PATH).
   [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
   ((${#missing[@]} == 0)) && return 0
@@ -244,11 +247,37 @@ down_rabbitmq() {
   rm -f "$STATE/rabbitmq.started"
 }
 
+# The SMTP sink: aiosmtpd (Debian's python3-aiosmtpd) delivering every mail into the Maildir .run/mail (one file a mail,
+# in new/), where a user reads what the platform sent.
+smtp_ready() { (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; }
+
+up_smtp() {
+  if smtp_ready; then log "smtp sink already running on 127.0.0.1:$SMTP_PORT"; return; fi
+  mkdir -p "$MAILDIR"/{new,cur,tmp}
+  setsid nohup /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" \
+    >"$STATE/smtp.log" 2>&1 < /dev/null &
+  echo $! > "$STATE/smtp.pid"
+  for _ in $(seq 1 100); do smtp_ready && break; sleep 0.1; done
+  smtp_ready || die "the smtp sink did not start; see $STATE/smtp.log"
+  touch "$STATE/smtp.started"
+  log "smtp sink ready on 127.0.0.1:$SMTP_PORT (mails in $MAILDIR/new)"
+}
+
+down_smtp() {
+  if [[ -f "$STATE/smtp.started" && -f "$STATE/smtp.pid" ]]; then
+    kill "$(cat "$STATE/smtp.pid")" 2>/dev/null || true
+    for _ in $(seq 1 50); do smtp_ready || break; sleep 0.1; done
+    log "smtp sink stopped"
+  fi
+  rm -f "$STATE/smtp.started" "$STATE/smtp.pid"
+}
+
 print_env() {
   cat <<ENV
 export FLASHSALE_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=$PG_USER;Password=$PG_PASSWORD'
 export FLASHSALE_REDIS='127.0.0.1:$REDIS_PORT'
 export FLASHSALE_RABBITMQ='amqp://guest:guest@127.0.0.1:$AMQP_PORT/'
+export FLASHSALE_SMTP_HOST='127.0.0.1' FLASHSALE_SMTP_PORT='$SMTP_PORT' FLASHSALE_MAILDIR='$MAILDIR'
 ENV
 }
 
@@ -256,9 +285,10 @@ status() {
   pg_ready && echo "postgres  up    127.0.0.1:$PG_PORT" || echo "postgres  down  127.0.0.1:$PG_PORT"
   redis_ready && echo "redis     up    127.0.0.1:$REDIS_PORT" || echo "redis     down  127.0.0.1:$REDIS_PORT"
   rabbit_port_open && echo "rabbitmq  up    127.0.0.1:$AMQP_PORT" || echo "rabbitmq  down  127.0.0.1:$AMQP_PORT"
+  smtp_ready && echo "smtp      up    127.0.0.1:$SMTP_PORT" || echo "smtp      down  127.0.0.1:$SMTP_PORT"
 }
 
-services() { if (($# == 0)); then echo postgres redis rabbitmq; else echo "$@"; fi; }
+services() { if (($# == 0)); then echo postgres redis rabbitmq smtp; else echo "$@"; fi; }
 
 cmd="${1:-}"; shift || true
 mkdir -p "$STATE"
@@ -266,11 +296,11 @@ case "$cmd" in
   up|start)
     need_packages
     for s in $(services "$@"); do
-      case $s in postgres|redis|rabbitmq) "up_$s";; *) die "unknown service: $s";; esac
+      case $s in postgres|redis|rabbitmq|smtp) "up_$s";; *) die "unknown service: $s";; esac
     done ;;
   down|stop)
     for s in $(services "$@"); do
-      case $s in postgres|redis|rabbitmq) "down_$s";; *) die "unknown service: $s";; esac
+      case $s in postgres|redis|rabbitmq|smtp) "down_$s";; *) die "unknown service: $s";; esac
     done ;;
   env) print_env ;;
   status) status ;;

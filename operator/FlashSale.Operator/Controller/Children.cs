@@ -167,54 +167,78 @@ public static class Children
         };
     }
 
+    /// <summary>Where the ingress controller runs when the resource does not say: the private ranges that cluster networks use.</summary>
+    public static readonly IReadOnlyList<string> DefaultTrustedProxyNetworks = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+    /// <summary>The in-cluster base address of a service of the sale (its Service listens on port 80).</summary>
+    public static string ServiceUrl(V1Alpha1FlashSale fs, string service) => $"http://{fs.Name()}-{service}.{fs.Namespace()}.svc";
+
+    /// <summary>
+    /// The container's whole configuration: the only place that says how a service of a sale is configured (local runs start
+    /// their processes from it too, see Local/LocalPlatform).
+    /// </summary>
     private static List<V1EnvVar> Env(V1Alpha1FlashSale fs, SaleService service)
     {
         var spec = fs.Spec!;
         var ns = fs.Namespace()!;
         var sale = fs.Name();
-        var secret = (string name, SecretKeyRef reference) => new V1EnvVar
+        var secret = (string name, string secretName, string key, bool optional) => new V1EnvVar
         {
             Name = name,
-            ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1KeySelector { Name = reference.Name, Key = reference.Key } },
+            ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1KeySelector { Name = secretName, Key = key, Optional = optional ? true : null } },
         };
         var env = new List<V1EnvVar>
         {
             new() { Name = "ASPNETCORE_HTTP_PORTS", Value = HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture) },
             new() { Name = "FlashSale__SaleFile", Value = $"{SaleFileDirectory}/{SaleFileKey}" },
         };
+        var networks = spec.Ingress?.TrustedProxyNetworks is { Count: > 0 } configured ? configured : DefaultTrustedProxyNetworks;
+        for (var i = 0; i < networks.Count; i++)
+        {
+            env.Add(new() { Name = $"Http__ForwardedHeaders__KnownNetworks__{i}", Value = networks[i] });
+        }
+
         if (service.Postgres)
         {
-            env.Add(secret("ConnectionStrings__Postgres", spec.Infrastructure.Postgres.SecretRef));
+            env.Add(secret("ConnectionStrings__Postgres", spec.Infrastructure.Postgres.SecretRef.Name, spec.Infrastructure.Postgres.SecretRef.Key, false));
         }
 
         if (service.Redis)
         {
-            env.Add(secret("ConnectionStrings__Redis", spec.Infrastructure.Redis.SecretRef));
+            env.Add(secret("ConnectionStrings__Redis", spec.Infrastructure.Redis.SecretRef.Name, spec.Infrastructure.Redis.SecretRef.Key, false));
         }
 
         if (service.RabbitMq)
         {
-            env.Add(secret("ConnectionStrings__RabbitMq", spec.Infrastructure.RabbitMq.SecretRef));
+            env.Add(secret("ConnectionStrings__RabbitMq", spec.Infrastructure.RabbitMq.SecretRef.Name, spec.Infrastructure.RabbitMq.SecretRef.Key, false));
             env.Add(new() { Name = "RabbitMq__Namespace", Value = ns });
             env.Add(new() { Name = "RabbitMq__Sale", Value = sale });
         }
 
         if (service.Name == "users")
         {
-            env.Add(secret("Auth__SigningKeyPem", spec.Auth.SigningKeySecretRef));
+            env.Add(secret("Auth__SigningKeyPem", spec.Auth.SigningKeySecretRef.Name, spec.Auth.SigningKeySecretRef.Key, false));
             for (var i = 0; i < (spec.Auth.VerificationKeySecretRefs?.Count ?? 0); i++)
             {
-                env.Add(secret($"Auth__VerificationKeyPems__{i}", spec.Auth.VerificationKeySecretRefs![i]));
+                var key = spec.Auth.VerificationKeySecretRefs![i];
+                env.Add(secret($"Auth__VerificationKeyPems__{i}", key.Name, key.Key, false));
+            }
+
+            if (spec.Auth.AdminSecretRef is { } admin)
+            {
+                env.Add(secret("Users__Admin__Username", admin.Name, "username", false));
+                env.Add(secret("Users__Admin__Password", admin.Name, "password", false));
             }
         }
         else
         {
-            env.Add(new() { Name = "Auth__JwksUrl", Value = $"http://{sale}-users.{ns}.svc/.well-known/jwks.json" });
+            env.Add(new() { Name = "Auth__JwksUrl", Value = $"{ServiceUrl(fs, "users")}/.well-known/jwks.json" });
         }
 
         if (service.Name == "orders")
         {
             env.Add(new() { Name = "Orders__Namespace", Value = ns });
+            env.Add(new() { Name = "Orders__Payment__UsersUrl", Value = ServiceUrl(fs, "users") });
         }
 
         if (service.Name == "stock")
@@ -223,7 +247,33 @@ public static class Children
             env.Add(new() { Name = "Stock__Sale", Value = sale });
         }
 
+        if (service.Name == "notifications" && spec.Notifications?.SmtpSecretRef is { } smtp)
+        {
+            env.Add(new() { Name = "Notifications__Delivery", Value = "smtp" });
+            env.Add(secret("Notifications__Smtp__Host", smtp.Name, "host", false));
+            env.Add(secret("Notifications__Smtp__Port", smtp.Name, "port", false));
+            foreach (var (name, key) in new[] { ("Username", "username"), ("Password", "password"), ("Security", "security"), ("From", "from") })
+            {
+                env.Add(secret($"Notifications__Smtp__{name}", smtp.Name, key, true));
+            }
+        }
+
+        foreach (var extra in service.SpecIn(spec)?.Env ?? [])
+        {
+            env.Add(new() { Name = extra.Name, Value = extra.Value ?? "" });
+        }
+
         return env;
+    }
+
+    /// <summary>The names <see cref="Env"/> sets itself, which spec.services.*.env may not set again.</summary>
+    public static bool IsOwnedEnvName(V1Alpha1FlashSale fs, SaleService service, string name)
+    {
+        var rendered = Env(fs, service);
+        var owned = rendered.Take(rendered.Count - (service.SpecIn(fs.Spec!)?.Env?.Count ?? 0));
+        return name.StartsWith("Http__ForwardedHeaders__", StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith("Auth__VerificationKeyPems__", StringComparison.OrdinalIgnoreCase)
+            || owned.Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
     }
 
     private static V1ResourceRequirements Resources(ResourcesSpec? resources)
@@ -329,6 +379,7 @@ public static class Children
                                 route("/api/wallet", "users"),
                                 route($"/api/sales/{sale}/orders", "orders"),
                                 route("/api/orders", "orders"),
+                                route("/api/notifications", "notifications"),
                                 route($"/api/sales/{sale}", "stock"),
                             ],
                         },

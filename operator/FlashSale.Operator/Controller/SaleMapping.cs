@@ -61,10 +61,47 @@ public static class SaleMapping
             CheckSecret(errors, $"spec.auth.verificationKeySecretRefs[{i}]", spec.Auth!.VerificationKeySecretRefs![i]);
         }
 
+        if (spec.Auth?.AdminSecretRef is { } admin && string.IsNullOrWhiteSpace(admin.Name))
+        {
+            errors.Add("spec.auth.adminSecretRef.name is required");
+        }
+
+        if (spec.Notifications?.SmtpSecretRef is { } smtp && string.IsNullOrWhiteSpace(smtp.Name))
+        {
+            errors.Add("spec.notifications.smtpSecretRef.name is required");
+        }
+
+        for (var i = 0; i < (spec.Ingress?.TrustedProxyNetworks?.Count ?? 0); i++)
+        {
+            var cidr = spec.Ingress!.TrustedProxyNetworks![i];
+            if (!System.Net.IPNetwork.TryParse(cidr ?? "", out _))
+            {
+                errors.Add($"spec.ingress.trustedProxyNetworks[{i}] '{cidr}' is not a network in CIDR notation (e.g. 10.0.0.0/8)");
+            }
+        }
+
         foreach (var service in SaleService.All)
         {
             var s = service.SpecIn(spec);
             var path = $"spec.services.{service.Name}";
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            for (var i = 0; i < (s?.Env?.Count ?? 0); i++)
+            {
+                var name = s!.Env![i].Name ?? "";
+                if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z_][A-Za-z0-9_]*$"))
+                {
+                    errors.Add($"{path}.env[{i}].name '{name}' must be letters, digits and '_', not starting with a digit");
+                }
+                else if (!names.Add(name))
+                {
+                    errors.Add($"{path}.env[{i}].name '{name}' is set twice");
+                }
+                else if (errors.Count == 0 && spec.Infrastructure is not null && spec.Auth is not null && Children.IsOwnedEnvName(fs, service, name))
+                {
+                    errors.Add($"{path}.env[{i}].name '{name}' is set by the operator");
+                }
+            }
+
             if (s?.Replicas is < 0)
             {
                 errors.Add($"{path}.replicas must be >= 0");

@@ -70,6 +70,9 @@ public sealed class FlashSaleSpec
     [Description("The Ingress routing /api/... to the services.")]
     public IngressSpec? Ingress { get; set; }
 
+    [Description("How buyers are told about their orders: by mail through SMTP, or to the notifications service's log when no SMTP Secret is given.")]
+    public NotificationsSpec? Notifications { get; set; }
+
     [DefaultValue("Retain")]
     [AllowedValues("Retain", "Delete")]
     [Description("Delete removes the sale's Redis keys and RabbitMQ queues when the FlashSale is deleted; Retain keeps them.")]
@@ -158,6 +161,25 @@ public sealed class ServiceSpec
 
     [Description("Container requests and limits (cpu, memory).")]
     public ResourcesSpec? Resources { get; set; }
+
+    [Description("Extra environment variables of the service's container: configuration keys such as Users__PasswordHashIterations. " +
+        "Names the operator sets itself are refused.")]
+    [MaxItems(32)]
+    [ListMap("name")]
+    public List<EnvVarSpec>? Env { get; set; }
+}
+
+public sealed class EnvVarSpec
+{
+    [Required]
+    [MinLength(1)]
+    [MaxLength(128)]
+    [RegularExpression("^[A-Za-z_][A-Za-z0-9_]*$")]
+    [Description("A configuration key with __ between sections (Users__LoginRateLimit__PerAddress).")]
+    public string Name { get; set; } = "";
+
+    [MaxLength(4096)]
+    public string? Value { get; set; }
 }
 
 public sealed class AutoscalingSpec
@@ -239,6 +261,26 @@ public sealed class AuthSpec
         "(so every service knows it before its first token) and the previous one after it (its tokens stay valid until they expire).")]
     [MaxItems(5)]
     public List<SecretKeyRef>? VerificationKeySecretRefs { get; set; }
+
+    [Description("A kubernetes.io/basic-auth Secret (keys username and password, at least 12 characters) naming the one admin account, " +
+        "created or reset by the users service at start. Without it nobody is admin: the audit and wallet top-ups cannot be used.")]
+    public SecretNameRef? AdminSecretRef { get; set; }
+}
+
+public sealed class SecretNameRef
+{
+    [Required]
+    [MinLength(1)]
+    [MaxLength(253)]
+    [RegularExpression("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    public string Name { get; set; } = "";
+}
+
+public sealed class NotificationsSpec
+{
+    [Description("A Secret with the SMTP settings: keys host and port; optional username, password, security (none, starttls, ssl or auto) " +
+        "and from. Without it notifications are written to the log.")]
+    public SecretNameRef? SmtpSecretRef { get; set; }
 }
 
 public sealed class IngressSpec
@@ -248,6 +290,11 @@ public sealed class IngressSpec
 
     [Description("IngressClass to use; the cluster default when empty.")]
     public string? ClassName { get; set; }
+
+    [Description("Networks (CIDR) of the ingress controller: only from peers in them do the services take the client address from " +
+        "X-Forwarded-For (per-client login limits). Default: the private ranges 10.0.0.0/8, 172.16.0.0/12 and 192.168.0.0/16.")]
+    [MaxItems(16)]
+    public List<string>? TrustedProxyNetworks { get; set; }
 }
 
 public sealed class FlashSaleStatus

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FlashSale.Operator.Entities;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace FlashSale.Operator.Local;
+
+/// <summary>
+/// A FlashSale resource read from the YAML (or JSON) that <c>kubectl apply</c> takes, as the API server would read it:
+/// plain scalars that look like numbers, booleans or null are those, quoted ones are strings.
+/// </summary>
+public static class ResourceFile
+{
+    public static JsonObject LoadTree(string path)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StringReader(File.ReadAllText(path));
+            stream.Load(reader);
+        }
+        catch (YamlException e)
+        {
+            throw new InvalidDataException($"{path} is not valid YAML at line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}", e);
+        }
+
+        if (stream.Documents.Count != 1 || ToJson(stream.Documents[0].RootNode) is not JsonObject root)
+        {
+            throw new InvalidDataException($"{path} must hold exactly one FlashSale object");
+        }
+
+        return root;
+    }
+
+    public static V1Alpha1FlashSale ToResource(JsonObject tree, string source)
+    {
+        try
+        {
+            var fs = tree.Deserialize(OperatorJsonContext.Default.V1Alpha1FlashSale) ?? throw new InvalidDataException($"{source} is empty");
+            if (fs.ApiVersion != $"{V1Alpha1FlashSale.Group}/{V1Alpha1FlashSale.Version}" || fs.Kind != V1Alpha1FlashSale.KindName)
+            {
+                throw new InvalidDataException($"{source}: apiVersion must be {V1Alpha1FlashSale.Group}/{V1Alpha1FlashSale.Version} and kind {V1Alpha1FlashSale.KindName}");
+            }
+
+            return fs;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: {e.Path?.TrimStart('$', '.')} has the wrong type ({e.Message})", e);
+        }
+    }
+
+    public static string ToJson(V1Alpha1FlashSale fs) =>
+        JsonSerializer.Serialize(fs, new JsonSerializerOptions(OperatorJsonContext.Default.Options) { WriteIndented = true });
+
+    static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode map => new JsonObject(map.Children.Select(c => KeyValuePair.Create(((YamlScalarNode)c.Key).Value ?? "", ToJson(c.Value)))),
+        YamlSequenceNode list => new JsonArray([.. list.Children.Select(ToJson)]),
+        YamlScalarNode scalar => Scalar(scalar),
+        _ => throw new InvalidDataException($"unsupported YAML node at line {node.Start.Line}"),
+    };
+
+    static JsonNode? Scalar(YamlScalarNode scalar)
+    {
+        var text = scalar.Value ?? "";
+        if (scalar.Style is not ScalarStyle.Plain)
+        {
+            return JsonValue.Create(text);
+        }
+
+        if (text is "" or "~" or "null" or "Null" or "NULL")
+        {
+            return null;
+        }
+
+        if (text is "true" or "True" or "TRUE" or "false" or "False" or "FALSE")
+        {
+            return JsonValue.Create(bool.Parse(text));
+        }
+
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+        {
+            return JsonValue.Create(integer);
+        }
+
+        if (decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var number))
+        {
+            return JsonValue.Create(number);
+        }
+
+        return JsonValue.Create(text);
+    }
+}
