@@ -44,6 +44,9 @@ public static class ResourceFile
                 throw new InvalidDataException($"{source}: apiVersion must be {V1Alpha1FlashSale.Group}/{V1Alpha1FlashSale.Version} and kind {V1Alpha1FlashSale.KindName}");
             }
 
+            // Owner references need one; a resource read from a file has never been stored by an API server.
+            fs.Metadata ??= new();
+            fs.Metadata.Uid ??= "00000000-0000-0000-0000-000000000000";
             return fs;
         }
         catch (JsonException e)
