@@ -7,7 +7,12 @@ using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace FlashSale.LoadTest;
 
-public sealed record Buyer(string Username, Guid UserId, string Token, DateTimeOffset ExpiresAt);
+public sealed record Buyer(string Username, Guid UserId, string Token, DateTimeOffset ExpiresAt)
+{
+    /// <summary>The address the buyer registered with (where the sale's mails go).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Email => Buyers.Email(Username);
+}
 
 /// <summary>
 /// Registers and logs in the load tool's users through the users service, before the sale, as real buyers would.
@@ -16,20 +21,20 @@ public sealed record Buyer(string Username, Guid UserId, string Token, DateTimeO
 public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
-    sealed record TokenResponse(string AccessToken, DateTimeOffset ExpiresAt);
+    sealed record TokenResponse(string AccessToken);
 
     public static string Password(string username) => $"lt-{username}-Secret!";
+    public static string Email(string username) => $"{username}@loadtest.flashsale.local";
 
-    /// <summary>Buyers <c>{prefix}-000001</c>... plus optional extra names (the admin), each with a token valid for at least <paramref name="minValidity"/>.</summary>
-    public async Task<IReadOnlyDictionary<string, Buyer>> EnsureAsync(string prefix, int count, IEnumerable<string> extra, TimeSpan minValidity, CancellationToken ct)
+    /// <summary>Buyers <c>{prefix}-000001</c>..., each with a token valid for at least <paramref name="minValidity"/> (or half its lifetime if shorter).</summary>
+    public async Task<IReadOnlyDictionary<string, Buyer>> EnsureAsync(string prefix, int count, TimeSpan minValidity, CancellationToken ct)
     {
-        var names = Enumerable.Range(1, count).Select(i => $"{prefix}-{i:D6}").Concat(extra).Distinct().ToList();
+        var names = Enumerable.Range(1, count).Select(i => $"{prefix}-{i:D6}").ToList();
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = parallelism * 2 }) { BaseAddress = usersUrl, Timeout = TimeSpan.FromSeconds(60) };
         var kids = await CurrentKeyIdsAsync(http, ct);
         var cache = Load();
         var now = DateTimeOffset.UtcNow;
-        var valid = new ConcurrentDictionary<string, Buyer>(
-            cache.Where(b => b.ExpiresAt - now > minValidity && kids.Contains(new JsonWebToken(b.Token).Kid ?? "")).ToDictionary(b => b.Username));
+        var valid = new ConcurrentDictionary<string, Buyer>(cache.Where(b => Reusable(b.Token, now, minValidity, kids)).ToDictionary(b => b.Username));
         var missing = names.Where(n => !valid.ContainsKey(n)).ToList();
         // Users in the cache exist already (log in only); the others are registered first (409 when they exist: then log in).
         var known = cache.Select(b => b.Username).ToHashSet();
@@ -54,10 +59,57 @@ public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
         return names.ToDictionary(n => n, n => valid[n]);
     }
 
+    /// <summary>
+    /// A cached token is reused while its own expiry (the token's exp, whatever lifetime the users service gives, 1 h or 12 h)
+    /// leaves the run <paramref name="minValidity"/>, or half its lifetime when that is shorter; it must be signed by a key the
+    /// users service still publishes and carry the email claim (the orders service addresses the buyer's mails from it).
+    /// </summary>
+    public static bool Reusable(string token, DateTimeOffset now, TimeSpan minValidity, IReadOnlySet<string> currentKeyIds)
+    {
+        JsonWebToken jwt;
+        try { jwt = new JsonWebToken(token); }
+        catch (ArgumentException) { return false; }
+        if (!jwt.TryGetPayloadValue<long>("exp", out var exp)) return false;
+        var expires = DateTimeOffset.FromUnixTimeSeconds(exp);
+        var lifetime = jwt.TryGetPayloadValue<long>("iat", out var iat) ? expires - DateTimeOffset.FromUnixTimeSeconds(iat) : minValidity * 2;
+        var needed = lifetime / 2 < minValidity ? lifetime / 2 : minValidity;
+        return expires - now > needed && currentKeyIds.Contains(jwt.Kid ?? "") && jwt.TryGetPayloadValue<string>("email", out var email) && !string.IsNullOrEmpty(email);
+    }
+
     static async Task<HashSet<string>> CurrentKeyIdsAsync(HttpClient http, CancellationToken ct)
     {
         using var doc = JsonDocument.Parse(await http.GetStringAsync("/.well-known/jwks.json", ct));
         return [.. doc.RootElement.GetProperty("keys").EnumerateArray().Select(k => k.TryGetProperty("kid", out var kid) ? kid.GetString() ?? "" : "")];
+    }
+
+    /// <summary>Logs a user in (the admin: bootstrapped by the users service from its configuration, never registered here).</summary>
+    public static async Task<Buyer> LoginAsync(Uri usersUrl, string username, string password, CancellationToken ct)
+    {
+        using var http = new HttpClient { BaseAddress = usersUrl, Timeout = TimeSpan.FromSeconds(60) };
+        return await TryLoginAsync(http, username, password, ct)
+            ?? throw new InvalidOperationException($"login of {username} at {usersUrl} failed: 401 INVALID_CREDENTIALS (is it the users service's Users:Admin credential?)");
+    }
+
+    /// <summary>The signed-in user, or null when the users service does not know the username and password (401); waits out 429s.</summary>
+    static async Task<Buyer?> TryLoginAsync(HttpClient http, string username, string password, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var login = await http.PostAsJsonAsync("/api/users/login", new { username, password }, Json, ct);
+            if (login.IsSuccessStatusCode)
+            {
+                var t = (await login.Content.ReadFromJsonAsync<TokenResponse>(Json, ct))!;
+                var jwt = new JsonWebToken(t.AccessToken);
+                return new Buyer(username, Guid.Parse(jwt.Subject), t.AccessToken, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
+            }
+            if (login.StatusCode == HttpStatusCode.TooManyRequests && attempt < 20)
+            {
+                await Task.Delay(login.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(5), ct);
+                continue;
+            }
+            if (login.StatusCode == HttpStatusCode.Unauthorized) return null;
+            throw new InvalidOperationException($"login of {username} failed: {(int)login.StatusCode} {await login.Content.ReadAsStringAsync(ct)}");
+        }
     }
 
     /// <summary>
@@ -67,30 +119,11 @@ public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
     static async Task<(Buyer, bool)> LoginOrRegisterAsync(HttpClient http, string username, bool registerFirst, CancellationToken ct)
     {
         if (registerFirst && await RegisterAsync(http, username, ct) is { } signedIn) return (signedIn, true);
-        for (var attempt = 0; ; attempt++)
-        {
-            using var login = await http.PostAsJsonAsync("/api/users/login", new { username, password = Password(username) }, Json, ct);
-            if (login.IsSuccessStatusCode)
-            {
-                var t = (await login.Content.ReadFromJsonAsync<TokenResponse>(Json, ct))!;
-                var sub = Guid.Parse(new JsonWebToken(t.AccessToken).Subject);
-                return (new Buyer(username, sub, t.AccessToken, t.ExpiresAt), false);
-            }
-            if (login.StatusCode == HttpStatusCode.TooManyRequests && attempt < 20)
-            {
-                var wait = login.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(5);
-                await Task.Delay(wait, ct);
-                continue;
-            }
-            // Not known after all (the cache outlived the users database): register, or log in again if someone just did.
-            if (login.StatusCode == HttpStatusCode.Unauthorized && !registerFirst)
-            {
-                if (await RegisterAsync(http, username, ct) is { } registered) return (registered, true);
-                registerFirst = true;
-                continue;
-            }
-            throw new InvalidOperationException($"login of {username} failed: {(int)login.StatusCode} {await login.Content.ReadAsStringAsync(ct)}");
-        }
+        if (await TryLoginAsync(http, username, Password(username), ct) is { } buyer) return (buyer, false);
+        // Not known after all (the cache outlived the users database): register, or log in again if someone just did.
+        if (await RegisterAsync(http, username, ct) is { } registered) return (registered, true);
+        return (await TryLoginAsync(http, username, Password(username), ct)
+            ?? throw new InvalidOperationException($"login of {username} failed: 401 although the username is taken (another password?)"), false);
     }
 
     sealed record Registered(Guid Id, TokenResponse Token);
@@ -99,11 +132,11 @@ public sealed class Buyers(Uri usersUrl, string cacheFile, int parallelism = 4)
     static async Task<Buyer?> RegisterAsync(HttpClient http, string username, CancellationToken ct)
     {
         using var register = await http.PostAsJsonAsync("/api/users",
-            new { username, email = $"{username}@loadtest.flashsale.local", password = Password(username) }, Json, ct);
+            new { username, email = Email(username), password = Password(username) }, Json, ct);
         if (register.IsSuccessStatusCode)
         {
             var r = (await register.Content.ReadFromJsonAsync<Registered>(Json, ct))!;
-            return new Buyer(username, r.Id, r.Token.AccessToken, r.Token.ExpiresAt);
+            return new Buyer(username, r.Id, r.Token.AccessToken, new DateTimeOffset(new JsonWebToken(r.Token.AccessToken).ValidTo, TimeSpan.Zero));
         }
         if (register.StatusCode == HttpStatusCode.Conflict) return null;
         throw new InvalidOperationException($"registering {username} failed: {(int)register.StatusCode} {await register.Content.ReadAsStringAsync(ct)}");

@@ -5,7 +5,11 @@ using System.Text.Json;
 
 namespace FlashSale.LoadTest;
 
-/// <summary>What to send: closed loop (a fixed number of connections each sending back to back) or open loop (a target rate).</summary>
+/// <summary>
+/// What to send: closed loop (a fixed number of connections each sending back to back) or open loop (a target rate).
+/// <paramref name="OnAccepted"/>, when given, sees each 2xx answer with the index of its request (the body is read already);
+/// it runs on the sending worker, so it must be quick.
+/// </summary>
 public sealed record LoadPlan(
     string Name,
     Uri BaseAddress,
@@ -14,7 +18,8 @@ public sealed record LoadPlan(
     TimeSpan? Duration = null,
     long? Total = null,
     double? Rate = null,
-    bool Progress = true);
+    bool Progress = true,
+    Action<long, HttpResponseMessage>? OnAccepted = null);
 
 /// <summary>The outcome of one load run: answers by status and reason, a latency histogram and the wall time.</summary>
 public sealed class LoadResult(string name)
@@ -151,6 +156,7 @@ public static class LoadRunner
             {
                 answer = code.ToString();
                 accepted = true;
+                plan.OnAccepted?.Invoke(i, response);
             }
             else
             {

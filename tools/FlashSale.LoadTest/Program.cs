@@ -12,11 +12,20 @@ const string Usage = """
                (--out writes the moved sale file, e.g. for `FlashSale.Operator local --file`; --write-only stops there)
       cleanup  --sale NAME [--namespace default] [--redis HOST:PORT] [--rabbitmq URI]
                delete a sale's Redis keys and RabbitMQ topology (its orders in PostgreSQL stay)
-      buyers   [--users-url URL] [--buyers 2000] [--prefix lt-buyer] [--admin lt-admin] [--cache .run/loadtest/tokens.json]
-               register (when new) and log in the buyers; valid tokens are cached and reused
-      sale     --sale NAME [--users-url URL] [--orders-url URL] [--stock-url URL] [--buyers 2000] [--attempts 30000]
-               [--connections 256] [--rate REQ_PER_S] [--json FILE]
-               demo flash sale: burst of buyers, wait for the outbox to drain, audit; exit 1 if the audit fails
+      buyers   [--users-url URL] [--buyers 2000] [--prefix lt-buyer] [--cache .run/loadtest/tokens.json] [--min-validity 20m]
+               register (when new) and log in the buyers; a cached token is reused while its own expiry leaves it --min-validity
+               (or half its lifetime if shorter) and it carries the email claim
+      sale     --sale NAME [--users-url URL] [--orders-url URL] [--stock-url URL] [--notifications-url http://127.0.0.1:5104]
+               [--admin-username NAME] [--admin-password-file FILE] [--buyers 2000] [--attempts 30000] [--connections 256]
+               [--rate REQ_PER_S] [--pay-share 0.6] [--payment-timeout 30s] [--resale-timeout 120s] [--resale-rate 300]
+               [--resale-connections 32] [--mail-timeout 120s] [--maildir .run/mail] [--drain-timeout 120s] [--json FILE]
+               a whole local sale: buyers log in; the burst starts when the platform's clock opens the sale (earlier
+               attempts are reported apart); the outbox drains; --pay-share of the orders is paid (wallets topped up by the
+               admin where short), the rest expire and the buyers still trying buy the returned units again (paced) and pay;
+               every reserved/paid/expired mail must reach the buyer's address in the Maildir once; audit; exit 1 if it fails.
+               The admin is the users service's own (Users:Admin:Username/Password): by default its username and password
+               are read from .run/secrets/flashsale-admin/username and .../password. --payment-timeout must be the sale
+               file's paymentTimeout (the products view does not carry it): the resale waits for the expiries by it.
       load     --url URL [--path /healthz/live] [--method GET] [--body JSON] [--header 'K: V'] [--idempotency]
                [--connections 256] [--duration 10s | --total N] [--rate REQ_PER_S] [--json FILE]
                generic closed-loop load (or open loop with --rate: request i due at i/rate, at most --connections in flight,

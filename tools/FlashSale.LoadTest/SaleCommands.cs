@@ -8,7 +8,8 @@ using StackExchange.Redis;
 
 namespace FlashSale.LoadTest;
 
-public sealed record SaleView(string Sale, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status, IReadOnlyList<ProductView> Products);
+/// <summary>The stock service's products view; <c>Now</c> is the platform's clock (absent from a stock service older than it).</summary>
+public sealed record SaleView(string Sale, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status, IReadOnlyList<ProductView> Products, DateTimeOffset? Now = null);
 public sealed record ProductView(string Sku, string Name, decimal Price, string Currency, long Stock, long Remaining, int PerUserLimit, bool SoldOut);
 
 public static class SaleCommands
@@ -94,123 +95,153 @@ public static class SaleCommands
         }
     }
 
-    /// <summary>Logs the buyers in (cached), then waits for readiness.</summary>
+    /// <summary>Registers (when new) and logs the buyers in; valid tokens are cached.</summary>
     public static async Task<int> BuyersAsync(Args a)
     {
         var usersUrl = new Uri(a.Str("users-url", "http://127.0.0.1:5101"));
         var count = a.Int("buyers", 2000);
         var prefix = a.Str("prefix", "lt-buyer");
-        var admin = a.Str("admin", "lt-admin");
         var cache = a.Str("cache", ".run/loadtest/tokens.json");
         var parallel = a.Int("parallel", Math.Max(2, Environment.ProcessorCount * 2));
         var validity = a.Duration("min-validity", TimeSpan.FromMinutes(20));
         a.EnsureAllUsed();
-        await new Buyers(usersUrl, cache, parallel).EnsureAsync(prefix, count, [admin], validity, CancellationToken.None);
+        await new Buyers(usersUrl, cache, parallel).EnsureAsync(prefix, count, validity, CancellationToken.None);
         return 0;
     }
 
-    /// <summary>The demo sale: buyers log in, wait for the opening, burst, then the outbox drains and the audit decides the exit code.</summary>
+    public const string AdminSecretDir = ".run/secrets/flashsale-admin";
+
+    /// <summary>
+    /// The admin's credential: the users service bootstraps that one admin from its configuration (Users:Admin:Username and
+    /// Password), locally from the files under <see cref="AdminSecretDir"/>; the load tool only logs it in.
+    /// </summary>
+    public static (string Username, string Password) AdminCredential(Args a)
+    {
+        static string Read(string file, string option)
+        {
+            try { return File.ReadAllText(file).TrimEnd('\r', '\n'); }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new UsageException($"{file} not found: give {option} (the users service's Users:Admin credential)");
+            }
+        }
+        var username = a.Get("admin-username") ?? Read(Path.Combine(AdminSecretDir, "username"), "--admin-username");
+        var password = Read(a.Str("admin-password-file", Path.Combine(AdminSecretDir, "password")), "--admin-password-file");
+        if (username.Trim().Length == 0 || password.Length == 0) throw new UsageException("the admin's username and password must not be empty");
+        return (username.Trim(), password);
+    }
+
+    /// <summary>The demo sale: the whole buyer's lifecycle (<see cref="Lifecycle"/>), its report, and the audit's exit code.</summary>
     public static async Task<int> SaleAsync(Args a)
     {
-        var usersUrl = new Uri(a.Str("users-url", "http://127.0.0.1:5101"));
-        var ordersUrl = new Uri(a.Str("orders-url", "http://127.0.0.1:5102"));
-        var stockUrl = new Uri(a.Str("stock-url", "http://127.0.0.1:5103"));
-        var saleName = a.Required("sale");
-        var buyerCount = a.Int("buyers", 2000);
-        var prefix = a.Str("prefix", "lt-buyer");
-        var adminName = a.Str("admin", "lt-admin");
-        var cache = a.Str("cache", ".run/loadtest/tokens.json");
-        var attempts = a.Long("attempts", 30_000);
-        var connections = a.Int("connections", 256);
-        var rate = a.Get("rate") is not null ? a.Double("rate", 0) : (double?)null;
-        var parallel = a.Int("parallel", Math.Max(2, Environment.ProcessorCount * 2));
-        var drainTimeout = a.Duration("drain-timeout", TimeSpan.FromSeconds(120));
+        var (adminName, adminPassword) = AdminCredential(a);
+        var o = new LifecycleOptions
+        {
+            Sale = a.Required("sale"),
+            AdminUsername = adminName,
+            AdminPassword = adminPassword,
+            UsersUrl = new Uri(a.Str("users-url", "http://127.0.0.1:5101")),
+            OrdersUrl = new Uri(a.Str("orders-url", "http://127.0.0.1:5102")),
+            StockUrl = new Uri(a.Str("stock-url", "http://127.0.0.1:5103")),
+            NotificationsUrl = new Uri(a.Str("notifications-url", "http://127.0.0.1:5104")),
+            Buyers = a.Int("buyers", 2000),
+            Prefix = a.Str("prefix", "lt-buyer"),
+            TokenCache = a.Str("cache", ".run/loadtest/tokens.json"),
+            Attempts = a.Long("attempts", 30_000),
+            Connections = a.Int("connections", 256),
+            Rate = a.Get("rate") is not null ? a.Double("rate", 0) : null,
+            LoginParallelism = a.Int("parallel", Math.Max(2, Environment.ProcessorCount * 2)),
+            DrainTimeout = a.Duration("drain-timeout", TimeSpan.FromSeconds(120)),
+            PayShare = a.Double("pay-share", 0.6),
+            PaymentTimeout = a.Duration("payment-timeout", TimeSpan.FromSeconds(30)),
+            ResaleTimeout = a.Duration("resale-timeout", TimeSpan.FromSeconds(120)),
+            ResaleConnections = a.Int("resale-connections", 32),
+            ResaleRate = a.Double("resale-rate", 300),
+            MailTimeout = a.Duration("mail-timeout", TimeSpan.FromSeconds(120)),
+            Maildir = a.Str("maildir", ".run/mail"),
+            NotificationSample = a.Int("notification-sample", 20),
+            Seed = a.Int("seed", Environment.TickCount),
+        };
         var jsonPath = a.Get("json");
-        var seed = a.Int("seed", Environment.TickCount);
         a.EnsureAllUsed();
+        if (o.PayShare is < 0 or > 1) throw new UsageException($"--pay-share {o.PayShare} is not between 0 and 1");
 
-        var buyers = await new Buyers(usersUrl, cache, parallel).EnsureAsync(prefix, buyerCount, [adminName], TimeSpan.FromMinutes(20), CancellationToken.None);
-        var adminToken = buyers[adminName].Token;
-        var pool = buyers.Values.Where(b => b.Username != adminName).ToArray();
+        Console.WriteLine($"  sale {o.Sale}: {o.Buyers} buyers, {o.Attempts} attempts, " +
+            (o.Rate is { } r0 ? $"open loop at {r0} req/s over {o.Connections} connections" : $"closed loop over {o.Connections} connections") +
+            $"; {o.PayShare:P0} of the orders paid, the others expire after {o.PaymentTimeout.TotalSeconds:F0}s and are sold again");
+        var r = await Lifecycle.RunAsync(o, CancellationToken.None);
+        Console.WriteLine(Describe(r, o));
+        Report.WriteJson(jsonPath, r.Summary());
+        return r.Ok ? 0 : 1;
+    }
 
-        var view = await GetSaleAsync(stockUrl, saleName);
-        var totalStock = view.Products.Sum(p => p.Stock);
-        Console.WriteLine($"  sale {saleName}: {string.Join(", ", view.Products.Select(p => $"{p.Sku} x{p.Stock} (limit {p.PerUserLimit})"))}; " +
-            $"{pool.Length} buyers, {attempts} attempts, " + (rate is { } r0 ? $"open loop at {r0} req/s over {connections} connections" : $"closed loop over {connections} connections"));
-
-        // Bodies are built once; each attempt picks a buyer and a product at random and gets its own idempotency key.
-        var bodies = view.Products.Select(p => Encoding.UTF8.GetBytes($$"""{"sku":"{{p.Sku}}","quantity":1}""")).ToArray();
-        var weights = view.Products.Select(p => (double)p.Stock / totalStock).ToArray();
-        var orderUri = new Uri(ordersUrl, $"/api/sales/{saleName}/orders");
-        var bearers = pool.Select(b => Requests.Bearer(b.Token)).ToArray();
-        var baseSeed = seed;
-        HttpRequestMessage NewRequest(long i)
-        {
-            var rnd = new Random(unchecked(baseSeed + (int)i * 7919));
-            var buyer = rnd.Next(pool.Length);
-            var x = rnd.NextDouble();
-            var product = 0;
-            for (; product < weights.Length - 1 && x >= weights[product]; product++) x -= weights[product];
-            return Requests.JsonPost(orderUri, bodies[product], bearers[buyer], Requests.NewIdempotencyKey());
-        }
-
-        // Warm up connections on an endpoint that does not touch the sale, then wait for the opening like buyers refreshing a page.
-        await WarmUpAsync(ordersUrl, connections);
-        var opensAt = view.StartsAt - TimeSpan.FromMilliseconds(200);
-        // Buyers who try before the opening (answered 409 NOT_STARTED) until 1.5 s before it: as in a real sale, and they take
-        // the services through their JIT warm-up (profiled: a cold orders process spent a third of the burst compiling).
-        LoadResult? early = null;
-        var earlyFor = opensAt - TimeSpan.FromSeconds(1.5) - DateTimeOffset.UtcNow;
-        if (earlyFor > TimeSpan.FromSeconds(1))
-            early = await LoadRunner.RunAsync(new LoadPlan("early attempts", ordersUrl, Math.Min(connections, 64), i => NewRequest(-1 - i), Duration: earlyFor));
-        for (var left = opensAt - DateTimeOffset.UtcNow; left > TimeSpan.Zero; left = opensAt - DateTimeOffset.UtcNow)
-        {
-            Console.Error.Write($"\r  sale opens in {Math.Ceiling(left.TotalSeconds):F0}s   ");
-            await Task.Delay(left < TimeSpan.FromSeconds(1) ? left + TimeSpan.FromMilliseconds(1) : TimeSpan.FromSeconds(1));
-        }
-        Console.Error.WriteLine("\r  sale is open: burst starts          ");
-
-        var result = await LoadRunner.RunAsync(new LoadPlan("sale", ordersUrl, connections, NewRequest, Total: attempts, Rate: rate));
-        var accepted = result.Accepted + (early?.Accepted ?? 0); // none unless the clocks disagree by over a second
-        var audit = await Auditor.WaitForDrainAsync(stockUrl, saleName, adminToken, accepted, drainTimeout, CancellationToken.None);
-
-        Console.WriteLine();
-        Console.WriteLine($"== flash sale {saleName}: {attempts} attempts by {pool.Length} buyers against {totalStock} units ==");
-        if (early is not null)
-            Console.WriteLine($"  before the opening: {early.Completed} early attempts in {early.Elapsed.TotalSeconds:F0}s answered " +
+    /// <summary>The sale's report: the burst's answers and latency, the audits, then the orders, money and mails of the lifecycle.</summary>
+    public static string Describe(LifecycleResult r, LifecycleOptions o)
+    {
+        var w = new StringWriter();
+        w.WriteLine();
+        w.WriteLine($"== flash sale {r.Sale}: {o.Attempts} attempts by {r.Buyers} buyers against {r.TotalStock} units ==");
+        if (r.Early is { } early)
+            w.WriteLine($"  before the opening: {early.Completed} early attempts in {early.Elapsed.TotalSeconds:F0}s answered " +
                 string.Join(", ", early.Answers.OrderByDescending(x => x.Value).Select(x => $"{x.Key} x{x.Value}")) + " (not counted below)");
-        Console.WriteLine(Report.Answers(result));
-        Console.WriteLine(Report.Latency(result));
-        Console.WriteLine();
-        Console.WriteLine("  audit (stock service):");
-        Console.WriteLine(Auditor.Describe(audit));
-        var failures = new List<string>();
-        if (!audit.Consistent) failures.Add("the audit is not consistent");
-        if (!audit.Drained) failures.Add($"the outbox did not drain within {drainTimeout.TotalSeconds:F0}s");
-        if (audit.Sold != accepted) failures.Add($"{accepted} orders accepted (202) but {audit.Sold} units sold");
-        if (audit.OrdersInPostgres != accepted) failures.Add($"{accepted} orders accepted (202) but {audit.OrdersInPostgres} in PostgreSQL");
-        if (early?.Errors > 0) failures.Add($"{early.Errors} early attempts failed (transport errors or 5xx)");
-        if (audit.Oversold > 0) failures.Add($"{audit.Oversold} units oversold");
-        if (result.Errors > 0) failures.Add($"{result.Errors} requests failed (transport errors or 5xx)");
-        Console.WriteLine(failures.Count == 0
-            ? $"  RESULT: OK - sold {audit.Sold}/{totalStock}, every accepted order is in PostgreSQL once, nobody over the limit"
-            : "  RESULT: FAILED - " + string.Join("; ", failures));
-        Report.WriteJson(jsonPath, new { sale = saleName, buyers = pool.Length, totalStock, early = early is null ? null : Report.Summary(early), load = Report.Summary(result), audit, failures });
-        return failures.Count == 0 ? 0 : 1;
+        w.WriteLine($"  the burst started when the platform's clock opened the sale ({r.OpeningWait.TotalSeconds:F1}s of polling); NOT_STARTED inside the sale: {r.NotStartedInSale}");
+        if (r.Burst is { } burst)
+        {
+            w.WriteLine(Report.Answers(burst));
+            w.WriteLine(Report.Latency(burst));
+        }
+        if (r.AfterBurst is { } after)
+        {
+            w.WriteLine();
+            w.WriteLine("  audit after the burst (stock service):");
+            w.WriteLine(Auditor.Describe(after));
+        }
+        w.WriteLine();
+        w.WriteLine("  lifecycle:");
+        List<string[]> rows =
+        [
+            ["orders", "count"],
+            ["accepted in the burst", r.Accepted.ToString()],
+            [$"paid ({o.PayShare:P0})", r.Paid.ToString()],
+            ["left unpaid", r.LeftUnpaid.ToString()],
+            ["expired", r.Expired.ToString()],
+            ["resold", r.Resold.ToString()],
+            ["resold and paid", r.ResoldPaid.ToString()],
+        ];
+        w.Write(Report.Table(rows));
+        w.WriteLine($"  money: paid orders total {r.PaidTotal}, wallets debited {r.Debited}; {r.TopUps} wallets topped up by {r.ToppedUp}");
+        if (r.Resale is { } resale)
+            w.WriteLine($"  buyers still trying: {resale.Completed} requests in {resale.Elapsed.TotalSeconds:F0}s answered " +
+                string.Join(", ", resale.Answers.OrderByDescending(x => x.Value).Take(5).Select(x => $"{x.Key} x{x.Value}")) +
+                (r.SoldOutAgain ? "; sold out again" : "; NOT sold out again"));
+        if (r.Mails is { } m)
+        {
+            var mails = new List<string[]> { new[] { "mails", "expected", "found", "missing", "duplicated", "wrong address", "unexpected" } };
+            foreach (var e in m.Events)
+                mails.Add([e.Event.ToString().ToLowerInvariant(), e.Expected.ToString(), e.Found.ToString(), e.Missing.ToString(), e.Duplicated.ToString(),
+                    e.WrongRecipient.ToString(), e.Unexpected.ToString()]);
+            mails.Add(["all", m.Expected.ToString(), m.Found.ToString(), m.Missing.ToString(), m.Duplicated.ToString(), m.WrongRecipient.ToString(), m.Unexpected.ToString()]);
+            w.Write(Report.Table(mails));
+            foreach (var p in m.Problems.Take(5)) w.WriteLine($"    {p}");
+        }
+        w.WriteLine($"  notifications (GET /api/notifications, sampled buyers): {r.NotificationsSent}/{r.NotificationsChecked} listed as sent");
+        if (r.Final is { } final)
+        {
+            w.WriteLine();
+            w.WriteLine("  audit after the expiries and the resale (stock service):");
+            w.WriteLine(Auditor.Describe(final));
+        }
+        w.WriteLine("  phases (s): " + string.Join(", ", r.PhaseSeconds.Select(p => $"{p.Key} {p.Value:F1}")));
+        w.Write(r.Ok
+            ? $"  RESULT: OK - sold {r.Final?.Sold}/{r.TotalStock} after {r.Expired} expiries and {r.Resold} resales, every accepted order in PostgreSQL once, " +
+              "every paid order debited once, every mail delivered once to its buyer, nobody over the limit"
+            : "  RESULT: FAILED - " + string.Join("; ", r.Failures));
+        return w.ToString();
     }
 
     public static async Task<SaleView> GetSaleAsync(Uri stockUrl, string sale)
     {
         using var http = new HttpClient { BaseAddress = stockUrl, Timeout = TimeSpan.FromSeconds(30) };
         return (await http.GetFromJsonAsync<SaleView>($"/api/sales/{sale}/products", Report.Json))!;
-    }
-
-    static async Task WarmUpAsync(Uri baseUrl, int connections)
-    {
-        using var client = LoadRunner.CreateClient(baseUrl, connections);
-        await Task.WhenAll(Enumerable.Range(0, connections).Select(async _ =>
-        {
-            for (var i = 0; i < 4; i++) { using var r = await client.GetAsync("/healthz/live"); }
-        }));
     }
 }
