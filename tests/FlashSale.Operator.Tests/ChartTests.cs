@@ -16,7 +16,7 @@ public class ChartTests
             .SelectMany(f => Regex.Matches(File.ReadAllText(f), @"\.Files\.Get ""([^""]+)""").Select(m => m.Groups[1].Value))
             .ToList();
 
-        Assert.Equal(3, included.Distinct().Count());
+        Assert.Equal(5, included.Distinct().Count());
         Assert.All(included, path => Assert.True(File.Exists(Path.Combine(Chart, path)), path));
     }
 

@@ -34,7 +34,7 @@ namespace FlashSale.TestSupport;
 public static class TestDatabases
 {
     /// <summary>The prefixes test projects use. A new one must be added here so that its leftovers are recognised.</summary>
-    public static readonly IReadOnlyList<string> Prefixes = ["users", "msg", "notifications", "sdmig", "payments", "orders"];
+    public static readonly IReadOnlyList<string> Prefixes = ["users", "msg", "notifications", "sdmig", "payments", "orders", "platform"];
 
     /// <summary>Databases of the current scheme older than this are dropped even if a session still uses them.</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromHours(3);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace FlashSale.Notifications.Tests;
+namespace FlashSale.TestSupport;
 
 /// <summary>
 /// A real SMTP server on loopback: Debian's aiosmtpd (package python3-aiosmtpd, installed by scripts/infra.sh) with its
@@ -16,6 +16,9 @@ public sealed class TestSmtpServer : IAsyncDisposable
     Process? _process;
 
     public int Port { get; private set; }
+
+    /// <summary>The Maildir the server delivers into (new/ holds one file a message).</summary>
+    public string Maildir => _maildir;
 
     /// <summary>Every message the server accepted (headers and body as received).</summary>
     public IReadOnlyCollection<string> Messages =>
