@@ -40,19 +40,30 @@ public static class PaymentApi
         [FromServices] PaymentServices s, CancellationToken ct)
     {
         var userId = user.GetUserId();
-        OrderRow? order = null;
+        // The lease and, when it is refused, the order as it is, in one statement: one snapshot. As two statements, an order
+        // the relay inserted between them was found RESERVED after the lease missed it, and answered EXPIRED while payable.
+        OrderRow? order = null, current = null;
         await using (var lease = s.Db.CreateCommand($"""
-            UPDATE orders.orders SET payment_started_at = now()
-            WHERE order_id = @id AND user_id = @user AND status = 'RESERVED' AND (payment_due_at > now() OR payment_started_at IS NOT NULL)
-            RETURNING {OrderRow.Columns}
+            WITH leased AS (
+                UPDATE orders.orders SET payment_started_at = now()
+                WHERE order_id = @id AND user_id = @user AND status = 'RESERVED' AND (payment_due_at > now() OR payment_started_at IS NOT NULL)
+                RETURNING {OrderRow.Columns}
+            )
+            SELECT {OrderRow.Columns}, true FROM leased
+            UNION ALL
+            SELECT {OrderRow.Columns}, false FROM orders.orders WHERE order_id = @id AND user_id = @user AND NOT EXISTS (SELECT 1 FROM leased)
             """))
         {
             lease.Parameters.AddWithValue("id", id);
             lease.Parameters.AddWithValue("user", userId);
             await using var reader = await lease.ExecuteReaderAsync(ct);
-            if (await reader.ReadAsync(ct)) order = OrderRow.Read(reader);
+            if (await reader.ReadAsync(ct))
+            {
+                if (reader.GetBoolean(15)) order = OrderRow.Read(reader);
+                else current = OrderRow.Read(reader);
+            }
         }
-        if (order is null) return await AnswerSettledAsync(id, userId, http, s, ct);
+        if (order is null) return Settled(current, http);
 
         var debit = await s.Wallet.DebitAsync(order.OrderId, order.Amount, order.Currency, http.Request.Headers.Authorization.ToString(), ct);
         switch (debit.Outcome)
@@ -100,17 +111,26 @@ public static class PaymentApi
         cmd.Parameters.AddWithValue("id", id);
         cmd.Parameters.AddWithValue("user", userId);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
+        var order = await reader.ReadAsync(ct) ? OrderRow.Read(reader) : null;
+        if (debited && order is { Status: not "PAID" })
+            s.Logger.LogCritical("Order {OrderId} was debited but is {Status}: refund {Amount} {Currency} to {UserId}",
+                id, order.Status, order.Amount, order.Currency, userId);
+        return Settled(order, http);
+    }
+
+    /// <summary>
+    /// A paid order answers as paid; one that is neither paid nor leasable is past its due time (expired, or about to be by
+    /// the sweep); none is not in PostgreSQL yet, or not the caller's.
+    /// </summary>
+    static Results<Ok<OrderView>, ProblemHttpResult> Settled(OrderRow? order, HttpContext http)
+    {
+        if (order is null)
         {
             http.Response.Headers.RetryAfter = "1";
             return Problems.ReasonProblem(404, "ORDER_NOT_FOUND", "Order not found",
                 "No such order for this user. An order accepted a moment ago may still be on its way to the database: retry shortly.");
         }
-        var order = OrderRow.Read(reader);
         if (order.Status == "PAID") return TypedResults.Ok(order.ToView());
-        if (debited)
-            s.Logger.LogCritical("Order {OrderId} was debited but is {Status}: refund {Amount} {Currency} to {UserId}",
-                id, order.Status, order.Amount, order.Currency, userId);
         return Problems.ReasonProblem(409, "EXPIRED", "The order has expired",
             $"The payment was due at {order.PaymentDueAt:O}; its units went back on sale.");
     }
