@@ -36,7 +36,7 @@ public sealed class LifecycleFakeTests : IDisposable
         Assert.Equal(40, r.Accepted);
         Assert.Equal(24, r.Paid);
         Assert.Equal((16, 16), (r.LeftUnpaid, r.Expired));
-        Assert.True(r.SoldOutAgain);
+        Assert.True(r.ReturnedUnitsResold);
         Assert.Equal((16, 16), (r.Resold, r.ResoldPaid));
         Assert.Equal(0, r.NotStartedInSale);
         Assert.NotNull(r.Early);

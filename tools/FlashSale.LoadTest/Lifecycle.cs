@@ -50,6 +50,7 @@ public sealed record LifecycleOptions
 /// <summary>An order the platform accepted (202), with who placed it and in which phase (early, burst, resale).</summary>
 public sealed record PlacedOrder(Guid OrderId, Buyer Buyer, string Sku, int Quantity, decimal UnitPrice, string Phase)
 {
+    public DateTimeOffset AcceptedAt { get; init; } = DateTimeOffset.UtcNow;
     public decimal Amount => UnitPrice * Quantity;
 }
 
@@ -73,7 +74,7 @@ public sealed class LifecycleResult
     public int Expired { get; set; }
     public int Resold { get; set; }
     public int ResoldPaid { get; set; }
-    public bool SoldOutAgain { get; set; }
+    public bool ReturnedUnitsResold { get; set; }
     public decimal PaidTotal { get; set; }
     public decimal Debited { get; set; }
     public int TopUps { get; set; }
@@ -96,7 +97,7 @@ public sealed class LifecycleResult
         resale = Resale is null ? null : Report.Summary(Resale),
         notStartedInSale = NotStartedInSale,
         openingWaitSeconds = Math.Round(OpeningWait.TotalSeconds, 3),
-        orders = new { accepted = Accepted, paid = Paid, leftUnpaid = LeftUnpaid, expired = Expired, resold = Resold, resoldPaid = ResoldPaid, soldOutAgain = SoldOutAgain },
+        orders = new { accepted = Accepted, paid = Paid, leftUnpaid = LeftUnpaid, expired = Expired, resold = Resold, resoldPaid = ResoldPaid, returnedUnitsResold = ReturnedUnitsResold },
         money = new { paidTotal = PaidTotal, debited = Debited, topUps = TopUps, toppedUp = ToppedUp },
         mails = Mails is null ? null : new
         {
@@ -247,6 +248,7 @@ public static class Lifecycle
         var resaleOrders = new ConcurrentBag<(PlacedOrder Order, decimal Amount)>();
         var expiresFrom = burstStarted + o.PaymentTimeout;
         var unpaidUnits = unpaid.Sum(x => x.Quantity);
+        var remainingAfterBurst = result.AfterBurst!.Products.Sum(p => p.Remaining);
         if (unpaid.Count > 0)
         {
             var holders = burstOrders.Select(x => x.Buyer.UserId).ToHashSet();
@@ -265,7 +267,7 @@ public static class Lifecycle
                 await Task.Delay(lead, ct);
             }
             var pay = Channel.CreateUnbounded<PlacedOrder>();
-            var payWorkers = Enumerable.Range(0, Math.Max(1, o.PayParallelism / 4)).Select(async _ =>
+            var payWorkers = Enumerable.Range(0, Math.Max(1, o.PayParallelism)).Select(async _ =>
             {
                 await foreach (var order in pay.Reader.ReadAllAsync(ct))
                 {
@@ -290,9 +292,11 @@ public static class Lifecycle
                 await Task.WhenAny(resaleRun, Task.Delay(500, ct));
                 if (resaleRun.IsCompleted) break;
                 var audit = await Auditor.GetAsync(o.StockUrl, o.Sale, admin.Token, ct);
-                if (audit.Products.Sum(p => p.ReleasedInRedis) >= unpaidUnits && audit.Products.All(p => p.Remaining == 0))
+                // Every unpaid unit is back and bought again: as little left as after the burst (0 when the burst sold out; with
+                // fewer buyers than units, what their limits left over).
+                if (audit.Products.Sum(p => p.ReleasedInRedis) >= unpaidUnits && audit.Products.Sum(p => p.Remaining) <= remainingAfterBurst)
                 {
-                    result.SoldOutAgain = true;
+                    result.ReturnedUnitsResold = true;
                     await soldOutAgain.CancelAsync();
                 }
             }
@@ -305,10 +309,10 @@ public static class Lifecycle
             // Only the buyers who got a returned unit: the others were funded but ordered nothing that was accepted.
             var resoldTo = resold.Select(x => x.Buyer.UserId).ToHashSet();
             await CheckDebitsAsync(api, resaleBefore.Where(b => resoldTo.Contains(b.Key)).Select(b => b.Value), resaleOrders, money, ct);
-            if (!result.SoldOutAgain)
+            if (!result.ReturnedUnitsResold)
                 f.Add($"the returned units were not sold again within --resale-timeout {o.ResaleTimeout.TotalSeconds:F0}s after the orders were due " +
                     $"({result.Resold} resold of {unpaidUnits} left unpaid)");
-            Log($"{result.Resold} returned units sold again and paid ({result.ResoldPaid}); " + (result.SoldOutAgain ? "sold out again" : "NOT sold out again"));
+            Log($"{result.Resold} returned units sold again and paid ({result.ResoldPaid}); " + (result.ReturnedUnitsResold ? "all bought again" : "NOT all bought again"));
         }
         EndPhase("expiry and resale");
 
@@ -471,7 +475,12 @@ public static class Lifecycle
     /// <summary>Pays an order with its buyer's token; an order not yet in PostgreSQL (404) or a wallet briefly unavailable (503) is retried for 30 s.</summary>
     static async Task<PayOutcome> PayAsync(PlatformCalls api, PlacedOrder order, CancellationToken ct)
     {
+        var started = DateTimeOffset.UtcNow;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var answers = new List<string>();
+        // How the attempts went, for a failure: when the first was sent after the order was accepted, and what each got.
+        string Story(string last) => $"{last} (first attempt {(started - order.AcceptedAt).TotalSeconds:F1}s after the 202; " +
+            string.Join(", ", answers.GroupBy(a => a).Select(g => $"{g.Key} x{g.Count()}")) + ")";
         while (true)
         {
             HttpResponseMessage r;
@@ -479,7 +488,8 @@ public static class Lifecycle
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
             {
                 // Safe to repeat: the debit is idempotent per order id.
-                if (DateTime.UtcNow > deadline) return new PayOutcome(0, "ERR " + e.GetType().Name, null);
+                answers.Add("ERR " + e.GetType().Name);
+                if (DateTime.UtcNow > deadline) return new PayOutcome(0, Story("ERR " + e.GetType().Name), null);
                 await Task.Delay(500, ct);
                 continue;
             }
@@ -490,11 +500,12 @@ public static class Lifecycle
                     var view = (await r.Content.ReadFromJsonAsync<OrderAnswer>(Report.Json, ct))!;
                     return view.Status == "PAID"
                         ? new PayOutcome(view.UnitPrice * view.Quantity, null, view)
-                        : new PayOutcome(0, $"answered {(int)r.StatusCode} with status {view.Status}", view);
+                        : new PayOutcome(0, Story($"answered {(int)r.StatusCode} with status {view.Status}"), view);
                 }
                 var reason = LoadRunner.ReadReason(await r.Content.ReadAsByteArrayAsync(ct)) ?? r.ReasonPhrase;
+                answers.Add($"{(int)r.StatusCode} {reason}");
                 var retry = (r.StatusCode == HttpStatusCode.NotFound && reason == "ORDER_NOT_FOUND") || r.StatusCode == HttpStatusCode.ServiceUnavailable;
-                if (!retry || DateTime.UtcNow > deadline) return new PayOutcome(0, $"{(int)r.StatusCode} {reason}", null);
+                if (!retry || DateTime.UtcNow > deadline) return new PayOutcome(0, Story($"{(int)r.StatusCode} {reason}"), null);
                 var wait = r.Headers.RetryAfter?.Delta ?? TimeSpan.FromMilliseconds(200);
                 await Task.Delay(r.StatusCode == HttpStatusCode.NotFound || wait > TimeSpan.FromSeconds(2) ? TimeSpan.FromMilliseconds(200) : wait, ct);
             }

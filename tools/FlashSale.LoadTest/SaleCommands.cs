@@ -213,7 +213,7 @@ public static class SaleCommands
         if (r.Resale is { } resale)
             w.WriteLine($"  buyers still trying: {resale.Completed} requests in {resale.Elapsed.TotalSeconds:F0}s answered " +
                 string.Join(", ", resale.Answers.OrderByDescending(x => x.Value).Take(5).Select(x => $"{x.Key} x{x.Value}")) +
-                (r.SoldOutAgain ? "; sold out again" : "; NOT sold out again"));
+                (r.ReturnedUnitsResold ? "; all bought again" : "; NOT all bought again"));
         if (r.Mails is { } m)
         {
             var mails = new List<string[]> { new[] { "mails", "expected", "found", "missing", "duplicated", "wrong address", "unexpected" } };
