@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The platform as local processes on fixed loopback ports, against scripts/infra.sh's PostgreSQL, Redis and RabbitMQ.
-#   scripts/run-local.sh run    infra up, publish, start users/orders/stock, demo flash sale of examples/flashsale.yaml
-#                               (buyers log in first, burst, drain, audit), then stop what it started; exit 1 if the audit fails
+# The platform as local processes on loopback, started from the operator's rendering of the sale (FlashSale.Operator local
+# --out: each service's environment exactly as its Deployment would get it, Secrets read from .run/secrets, in-cluster
+# addresses mapped to the loopback ports of one table), against scripts/infra.sh's PostgreSQL, Redis, RabbitMQ and SMTP sink.
+#   scripts/run-local.sh run    infra up, publish, the four services, the demo sale of examples/flashsale.yaml (buyers log in,
+#                               burst, payments, expiries, resale, mails, audit), then stop what it started; exit 1 if the audit fails
 #   scripts/run-local.sh up     same platform and a sale open for 1 hour, left running for manual use; prints the URLs
 #   scripts/run-local.sh down   stop what `up` started (services, and infrastructure only if `up` had to start it)
 # Knobs (environment): BUYERS (2000), ATTEMPTS (30000), CONNECTIONS (256), RATE (open loop, req/s; unset = closed loop),
-# SALE_FILE (examples/flashsale.yaml), USERS_PORT/ORDERS_PORT/STOCK_PORT (5101/5102/5103), CONFIG (Release),
-# PREPARE (operator: `FlashSale.Operator local --file` applies the sale; loadtest: the load tool's `prepare` does the same),
-# KEEP_SALE=1 (keep the sale's Redis keys and queues after the run), KEEP_INFRA=1 (never stop the infrastructure, even what this script started), HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering thousands of
-# buyers on 2 cores, one PBKDF2 run each since a registration answers with a token, is the slow part of a first run, ~100 s
-# here; later runs reuse the tokens cached in .run/loadtest for 12 hours, then log the buyers in again, one run each).
+# PAY_SHARE (0.6 of the winners pay), PAYMENT_TIMEOUT (45s in `run`), SALE_FILE (examples/flashsale.yaml), CONFIG (Release),
+# KEEP_SALE=1 (keep the sale's Redis keys and queues after the run), KEEP_INFRA=1 (never stop the infrastructure),
+# HASH_ITERATIONS (PBKDF2 for new passwords; 100000, the users service's minimum: registering thousands of buyers on 2 cores,
+# one PBKDF2 run each, is the slow part of a first run; later runs reuse the tokens cached in .run/loadtest).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,13 +18,12 @@ cd "$ROOT"
 RUN="$ROOT/.run"
 LOCAL="$RUN/local"
 APP="$RUN/app"
+SECRETS="$RUN/secrets"
+PLATFORM="$LOCAL/platform"
 CONFIG="${CONFIG:-Release}"
-USERS_PORT="${USERS_PORT:-5101}"; ORDERS_PORT="${ORDERS_PORT:-5102}"; STOCK_PORT="${STOCK_PORT:-5103}"
-USERS_URL="http://127.0.0.1:$USERS_PORT"; ORDERS_URL="http://127.0.0.1:$ORDERS_PORT"; STOCK_URL="http://127.0.0.1:$STOCK_PORT"
 BUYERS="${BUYERS:-2000}"; ATTEMPTS="${ATTEMPTS:-30000}"; CONNECTIONS="${CONNECTIONS:-256}"
 SALE_FILE="${SALE_FILE:-examples/flashsale.yaml}"
-NAMESPACE="${NAMESPACE:-default}"
-ADMIN=lt-admin
+SERVICES=(users orders stock notifications)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 log() { printf '[run] %s\n' "$*" >&2; }
@@ -76,43 +76,61 @@ publish() {
 
 publish_all() {
   local s=services
-  publish users $s/FlashSale.Users/FlashSale.Users.csproj $s/FlashSale.Users $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
-  publish orders $s/FlashSale.Orders/FlashSale.Orders.csproj $s/FlashSale.Orders $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
-  publish stock $s/FlashSale.Stock/FlashSale.Stock.csproj $s/FlashSale.Stock $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
+  for svc in "${SERVICES[@]}"; do
+    publish "$svc" "$s/FlashSale.${svc^}/FlashSale.${svc^}.csproj" "$s/FlashSale.${svc^}" $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
+  done
   publish loadtest tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj tools/FlashSale.LoadTest $s/FlashSale.Sales $s/FlashSale.Messaging
-  if use_operator; then publish operator operator/FlashSale.Operator/FlashSale.Operator.csproj operator $s/FlashSale.Sales $s/FlashSale.Messaging; fi
+  publish operator operator/FlashSale.Operator/FlashSale.Operator.csproj operator $s/FlashSale.Sales $s/FlashSale.Messaging
 }
 
-use_operator() { [[ ${PREPARE:-operator} == operator && -f operator/FlashSale.Operator/FlashSale.Operator.csproj ]]; }
-
-# prepare_sale <name> <starts-in> <ends-in>: the sale file with its window moved to now, applied by the operator's local
-# mode (validate, preload Redis, declare the RabbitMQ topology), or by the load tool's equivalent with PREPARE=loadtest.
-prepare_sale() {
-  local sale=$1 starts=$2 ends=$3
-  if use_operator; then
-    loadtest prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" --starts-in "$starts" --ends-in "$ends" \
-      --out "$LOCAL/sale.yaml" --write-only >/dev/null
-    timeout 120 dotnet "$APP/operator/FlashSale.Operator.dll" local --file "$LOCAL/sale.yaml" \
-      --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" || die "FlashSale.Operator local --file $LOCAL/sale.yaml failed"
-  else
-    timeout 120 dotnet "$APP/loadtest/FlashSale.LoadTest.dll" prepare --file "$SALE_FILE" --sale "$sale" --namespace "$NAMESPACE" \
-      --starts-in "$starts" --ends-in "$ends" --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" || die "preparing the sale failed"
-  fi
+# The Secrets the sale file names, as files (.run/secrets/<secret>/<key>), as `kubectl create secret` would hold them in a
+# cluster: the local servers' addresses, a signing key and an admin credential generated once, the SMTP sink.
+ensure_secrets() {
+  ( umask 077
+    mkdir -p "$SECRETS"/{flashsale-postgres,flashsale-redis,flashsale-rabbitmq,flashsale-signing-key,flashsale-admin,flashsale-smtp}
+    printf '%s' "$FLASHSALE_POSTGRES" > "$SECRETS/flashsale-postgres/connectionString"
+    printf '%s' "$FLASHSALE_REDIS" > "$SECRETS/flashsale-redis/connectionString"
+    printf '%s' "$FLASHSALE_RABBITMQ" > "$SECRETS/flashsale-rabbitmq/uri"
+    [[ -s $SECRETS/flashsale-signing-key/key.pem ]] \
+      || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$SECRETS/flashsale-signing-key/key.pem" 2>/dev/null \
+      || die "openssl could not generate the signing key"
+    [[ -s $SECRETS/flashsale-admin/username ]] || printf 'admin' > "$SECRETS/flashsale-admin/username"
+    [[ -s $SECRETS/flashsale-admin/password ]] || printf '%s' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" > "$SECRETS/flashsale-admin/password"
+    printf '%s' "$FLASHSALE_SMTP_HOST" > "$SECRETS/flashsale-smtp/host"
+    printf '%s' "$FLASHSALE_SMTP_PORT" > "$SECRETS/flashsale-smtp/port"
+    printf 'none' > "$SECRETS/flashsale-smtp/security"
+    printf 'FlashSale <noreply@flashsale.local>' > "$SECRETS/flashsale-smtp/from" )
 }
+
+# render_sale <name> <starts-in> <ends-in> <payment-timeout>: the operator's local reconcile of the sale file with its window
+# moved to now (validate, preload Redis, declare the RabbitMQ topology) and its Deployments rendered as local processes
+# into $PLATFORM. The --env lines are the demo's own settings, added to the resource as spec.services.users.env (so a
+# Deployment of the same resource would get them too): every buyer logs in from 127.0.0.1.
+render_sale() {
+  local sale=$1 starts=$2 ends=$3 timeout=$4
+  timeout 120 dotnet "$APP/operator/FlashSale.Operator.dll" local --file "$SALE_FILE" --name "$sale" \
+    --starts-in "$starts" --ends-in "$ends" --payment-timeout "$timeout" \
+    --env users:Users__LoginRateLimit__PerAddress=1000000 --env users:Users__LoginRateLimit__PerUsername=100 \
+    --env "users:Users__PasswordHashIterations=${HASH_ITERATIONS:-100000}" --env users:Auth__TokenLifetime=12:00:00 \
+    --out "$PLATFORM" --secrets "$SECRETS" --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" >"$LOCAL/logs/render.log" 2>&1 \
+    || { cat "$LOCAL/logs/render.log" >&2; die "FlashSale.Operator local --file $SALE_FILE failed"; }
+}
+
+url_of() { cat "$PLATFORM/env/$1.url"; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start <name> <dll> <port> [KEY=VALUE...]: a service in the background, pid in .run/local/<name>.pid.
-# It runs in its own folder, as in its container image: ASP.NET takes its content root (appsettings.json, and the folder it
-# watches recursively for changes) from the working directory; from the repository root it watched every folder, .run/ with
-# the databases' files included, and woke up for each of their writes.
+# start_service <name>: the service with exactly the environment the operator rendered for its container (nothing of this
+# shell's), in the background, pid in .run/local/<name>.pid. It runs in its own folder, as in its container image: ASP.NET
+# takes its content root (appsettings.json, and the folder it watches for changes) from the working directory.
 start_service() {
-  local name=$1 dll=$2 port=$3; shift 3
-  port_free "$port" || die "port $port (for $name) is taken; set ${name^^}_PORT"
-  (cd "$(dirname "$APP/$dll")" && exec env ASPNETCORE_URLS="http://127.0.0.1:$port" ASPNETCORE_ENVIRONMENT=Production \
-    Logging__LogLevel__Default=Warning Logging__LogLevel__Microsoft.Hosting.Lifetime=Information \
-    ConnectionStrings__Postgres="$FLASHSALE_POSTGRES" ConnectionStrings__Redis="$FLASHSALE_REDIS" ConnectionStrings__RabbitMq="$FLASHSALE_RABBITMQ" \
-    "$@" setsid dotnet "$APP/$dll") >"$LOCAL/logs/$name.log" 2>&1 < /dev/null &
+  local name=$1 url port vars=()
+  url=$(url_of "$name"); port=${url##*:}
+  port_free "$port" || die "port $port (for $name) is taken"
+  mapfile -d '' vars < "$PLATFORM/env/$name.env"
+  (cd "$APP/$name" && exec env -i PATH="$PATH" HOME="${HOME:-/root}" ${DOTNET_ROOT:+DOTNET_ROOT="$DOTNET_ROOT"} \
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 "${vars[@]}" setsid dotnet "$APP/$name/FlashSale.${name^}.dll") \
+    >"$LOCAL/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$LOCAL/$name.pid"
 }
 
@@ -139,24 +157,17 @@ stop_service() {
   rm -f "$LOCAL/$name.pid"
 }
 
-stop_services() { stop_service stock; stop_service orders; stop_service users; }
+stop_services() { for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop_service "${SERVICES[i]}"; done; }
 
 start_users() {
-  start_service users users/FlashSale.Users.dll "$USERS_PORT" \
-    Auth__SigningKeyFile="$RUN/keys/users-signing.pem" Auth__GenerateSigningKey=true Auth__TokenLifetime=12:00:00 \
-    Users__AdminUsernames="$ADMIN" Users__LoginRateLimit__PerAddress=1000000 Users__LoginRateLimit__PerUsername=100 \
-    Users__PasswordHashIterations="${HASH_ITERATIONS:-100000}"
-  wait_ready users "$USERS_URL"
+  start_service users
+  wait_ready users "$(url_of users)"
 }
 
 start_sale_services() {
-  local sale=$1 jwks="$USERS_URL/.well-known/jwks.json"
-  start_service orders orders/FlashSale.Orders.dll "$ORDERS_PORT" Orders__Namespace="$NAMESPACE" Orders__StockGate=redis \
-    RabbitMq__Namespace="$NAMESPACE" Auth__JwksUrl="$jwks"
-  start_service stock stock/FlashSale.Stock.dll "$STOCK_PORT" Stock__Namespace="$NAMESPACE" Stock__Sale="$sale" \
-    RabbitMq__Namespace="$NAMESPACE" RabbitMq__Sale="$sale" Auth__JwksUrl="$jwks"
-  wait_ready orders "$ORDERS_URL"
-  wait_ready stock "$STOCK_URL"
+  local svc
+  for svc in orders stock notifications; do start_service "$svc"; done
+  for svc in orders stock notifications; do wait_ready "$svc" "$(url_of "$svc")"; done
 }
 
 loadtest() { dotnet "$APP/loadtest/FlashSale.LoadTest.dll" "$@"; }
@@ -164,14 +175,18 @@ loadtest() { dotnet "$APP/loadtest/FlashSale.LoadTest.dll" "$@"; }
 # The sale's Redis keys and RabbitMQ queues go when the run ends (its orders stay in PostgreSQL); KEEP_SALE=1 keeps them.
 cleanup_sale() {
   [[ -s $LOCAL/sale && ${KEEP_SALE:-0} != 1 ]] || return 0
-  timeout 90 dotnet "$APP/loadtest/FlashSale.LoadTest.dll" cleanup --sale "$(cat "$LOCAL/sale")" --namespace "$NAMESPACE" \
+  timeout 90 dotnet "$APP/loadtest/FlashSale.LoadTest.dll" cleanup --sale "$(cat "$LOCAL/sale")" --namespace "$(sale_namespace)" \
     --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" >/dev/null 2>&1 && log "removed sale $(cat "$LOCAL/sale") from Redis and RabbitMQ" || true
   rm -f "$LOCAL/sale"
 }
 
+sale_namespace() { local ns; ns=$(sed -n 's/^  namespace: *//p' "$SALE_FILE" | head -1 | tr -d '"'); echo "${ns:-default}"; }
+
 sale_name() { echo "$(sed -n 's/^  name: *//p' "$SALE_FILE" | head -1 | tr -d '"')-$(date -u +%m%d%H%M%S)"; }
 
 platform_up() { [[ -f $LOCAL/users.pid ]] && kill -0 "$(cat "$LOCAL/users.pid")" 2>/dev/null; }
+
+admin_args() { echo --admin-username "$(cat "$SECRETS/flashsale-admin/username")" --admin-password-file "$SECRETS/flashsale-admin/password"; }
 
 cmd_run() {
   local started=$SECONDS
@@ -180,17 +195,23 @@ cmd_run() {
   trap 'exit 130' INT TERM
   infra_up
   publish_all
+  ensure_secrets
+  local sale; sale=$(sale_name) timeout=${PAYMENT_TIMEOUT:-45s}
+  echo "$sale" > "$LOCAL/sale"
+  # Rendered (and preloaded) once to start users, whose Deployment needs the sale's name; the window is moved to "opens in
+  # 15 s" once the buyers are signed in, as a shop would re-apply the resource with a new schedule.
+  render_sale "$sale" 1h 2h "$timeout"
   start_users
   log "buyers register (first run only; a registration signs in) or log in before the sale; tokens cached in .run/loadtest/tokens.json"
-  loadtest buyers --users-url "$USERS_URL" --buyers "$BUYERS" --admin "$ADMIN"
-  local sale; sale=$(sale_name)
-  echo "$sale" > "$LOCAL/sale"
-  prepare_sale "$sale" 15s 10m
-  start_sale_services "$sale"
+  loadtest buyers --users-url "$(url_of users)" --buyers "$BUYERS"
+  render_sale "$sale" 15s 10m "$timeout"
+  start_sale_services
   local rc=0
-  loadtest sale --sale "$sale" --users-url "$USERS_URL" --orders-url "$ORDERS_URL" --stock-url "$STOCK_URL" \
-    --buyers "$BUYERS" --admin "$ADMIN" --attempts "$ATTEMPTS" --connections "$CONNECTIONS" ${RATE:+--rate "$RATE"} \
-    --json "$LOCAL/last-sale.json" || rc=$?
+  # shellcheck disable=SC2046
+  loadtest sale --sale "$sale" --users-url "$(url_of users)" --orders-url "$(url_of orders)" --stock-url "$(url_of stock)" \
+    --notifications-url "$(url_of notifications)" $(admin_args) --maildir "$FLASHSALE_MAILDIR" \
+    --buyers "$BUYERS" --attempts "$ATTEMPTS" --connections "$CONNECTIONS" ${RATE:+--rate "$RATE"} \
+    --pay-share "${PAY_SHARE:-0.6}" --payment-timeout "$timeout" --json "$LOCAL/last-sale.json" || rc=$?
   log "whole run took $((SECONDS - started))s"
   return $rc
 }
@@ -200,23 +221,28 @@ cmd_up() {
   trap 'echo; log "start failed; stopping"; stop_services; cleanup_sale; infra_down' ERR
   infra_up
   publish_all
-  start_users
-  loadtest buyers --users-url "$USERS_URL" --buyers 0 --admin "$ADMIN" >/dev/null
+  ensure_secrets
   local sale; sale=$(sale_name)
   echo "$sale" > "$LOCAL/sale"
-  prepare_sale "$sale" 5s 60m
-  start_sale_services "$sale"
+  render_sale "$sale" 5s 60m "${PAYMENT_TIMEOUT:-15m}"
+  start_users
+  start_sale_services
   trap - ERR
+  local users orders stock notifications
+  users=$(url_of users); orders=$(url_of orders); stock=$(url_of stock); notifications=$(url_of notifications)
   cat <<INFO
 
 FlashSale is up (stop it with: make down)
-  users    $USERS_URL    POST /api/users {username,email,password} -> token.accessToken; POST /api/users/login {username,password} -> accessToken
-                                 admin: username '$ADMIN', password 'lt-$ADMIN-Secret!'
-  orders   $ORDERS_URL    POST /api/sales/$sale/orders  (Authorization: Bearer, Idempotency-Key, body {"sku":"console-x","quantity":1})
-  stock    $STOCK_URL    GET /api/sales/$sale/products, /api/sales/$sale/stock/stream (SSE), /api/sales/$sale/audit (admin)
-  metrics  $USERS_URL/metrics $ORDERS_URL/metrics $STOCK_URL/metrics
-  sale     $sale (namespace $NAMESPACE), open for 60 minutes; logs in $LOCAL/logs
-  burst    dotnet $APP/loadtest/FlashSale.LoadTest.dll sale --sale $sale --buyers 200 --attempts 5000
+  users          $users   POST /api/users {username,email,password} -> token.accessToken; POST /api/users/login -> accessToken
+  orders         $orders   POST /api/sales/$sale/orders (Bearer, Idempotency-Key, {"sku":"console-x","quantity":1});
+                                  POST /api/orders/{id}/payment; GET /api/orders
+  stock          $stock   GET /api/sales/$sale/products, .../stock/stream (SSE), .../audit (admin)
+  notifications  $notifications   GET /api/notifications (the buyer's mails and their delivery)
+  admin          username '$(cat "$SECRETS/flashsale-admin/username")', password '$(cat "$SECRETS/flashsale-admin/password")' (from $SECRETS/flashsale-admin)
+  mail           every mail sent is a file in $FLASHSALE_MAILDIR/new (SMTP sink on 127.0.0.1:$FLASHSALE_SMTP_PORT)
+  metrics        $users/metrics $orders/metrics $stock/metrics $notifications/metrics
+  sale           $sale (namespace $(sale_namespace)), open for 60 minutes; as applied: $PLATFORM/flashsale.json
+  rendering      each service's environment: $PLATFORM/env/<service>.env; logs in $LOCAL/logs
 INFO
 }
 
