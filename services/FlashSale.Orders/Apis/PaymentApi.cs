@@ -43,27 +43,35 @@ public static class PaymentApi
         // The lease and, when it is refused, the order as it is, in one statement: one snapshot. As two statements, an order
         // the relay inserted between them was found RESERVED after the lease missed it, and answered EXPIRED while payable.
         OrderRow? order = null, current = null;
-        await using (var lease = s.Db.CreateCommand($"""
-            WITH leased AS (
-                UPDATE orders.orders SET payment_started_at = now()
-                WHERE order_id = @id AND user_id = @user AND status = 'RESERVED' AND (payment_due_at > now() OR payment_started_at IS NOT NULL)
-                RETURNING {OrderRow.Columns}
-            )
-            SELECT {OrderRow.Columns}, true FROM leased
-            UNION ALL
-            SELECT {OrderRow.Columns}, false FROM orders.orders WHERE order_id = @id AND user_id = @user AND NOT EXISTS (SELECT 1 FROM leased)
-            """))
+        for (var attempt = 0; order is null; attempt++)
         {
-            lease.Parameters.AddWithValue("id", id);
-            lease.Parameters.AddWithValue("user", userId);
-            await using var reader = await lease.ExecuteReaderAsync(ct);
-            if (await reader.ReadAsync(ct))
+            await using (var lease = s.Db.CreateCommand($"""
+                WITH leased AS (
+                    UPDATE orders.orders SET payment_started_at = now()
+                    WHERE order_id = @id AND user_id = @user AND status = 'RESERVED' AND (payment_due_at > now() OR payment_started_at IS NOT NULL)
+                    RETURNING {OrderRow.Columns}
+                )
+                SELECT {OrderRow.Columns}, true FROM leased
+                UNION ALL
+                SELECT {OrderRow.Columns}, false FROM orders.orders WHERE order_id = @id AND user_id = @user AND NOT EXISTS (SELECT 1 FROM leased)
+                """))
             {
-                if (reader.GetBoolean(15)) order = OrderRow.Read(reader);
-                else current = OrderRow.Read(reader);
+                lease.Parameters.AddWithValue("id", id);
+                lease.Parameters.AddWithValue("user", userId);
+                await using var reader = await lease.ExecuteReaderAsync(ct);
+                current = null;
+                if (await reader.ReadAsync(ct))
+                {
+                    if (reader.GetBoolean(15)) order = OrderRow.Read(reader);
+                    else current = OrderRow.Read(reader);
+                }
             }
+            if (order is not null) break;
+            // Refused yet RESERVED and not due: a concurrent payment or expiry changed the row after this statement's
+            // snapshot (the lease saw the new version, the read the old one). Look again with a new snapshot.
+            if (current is not { Status: "RESERVED" } || current.PaymentDueAt <= DateTimeOffset.UtcNow) return Settled(current, http);
+            if (attempt == 2) return await AnswerSettledAsync(id, userId, http, s, ct);
         }
-        if (order is null) return Settled(current, http);
 
         var debit = await s.Wallet.DebitAsync(order.OrderId, order.Amount, order.Currency, http.Request.Headers.Authorization.ToString(), ct);
         switch (debit.Outcome)
