@@ -130,12 +130,11 @@ redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep 
 # (root, or CAP_SYS_NICE):
 # - FLASHSALE_REDIS_PRIORITY=realtime (the default): SCHED_FIFO 1 for its threads, reset on fork, so the child that
 #   rewrites the AOF runs at normal priority. Redis sleeps in epoll when idle, and the kernel keeps 5 % of each second for
-#   normal tasks (sched_rt_runtime_us), so the other processes still run; in open loop at 8,000 orders/s the p99 fell
-#   from 10.0-26.3 ms (nice -10, 7 runs) to 9.4-15.4 ms (6 runs; docs/benchmarks.md).
-# - nice: nice -10, as before (also the fallback when real-time scheduling is refused).
+#   normal tasks (sched_rt_runtime_us), so the other processes still run.
+# - nice: nice -10 (also the fallback when real-time scheduling is refused).
 # - none: the default priority.
 # Elsewhere it stays at the default, and this says so. In Kubernetes the counterpart is a CPU of its own for Redis
-# (Guaranteed QoS, the static CPU manager), not a shared one: README, "Production Redis".
+# (Guaranteed QoS, the static CPU manager), not a shared one: docs/operations.md, "Production Redis".
 REDIS_NICE=-10
 REDIS_PRIORITY=${FLASHSALE_REDIS_PRIORITY:-realtime}
 check_redis_priority() {

@@ -6,10 +6,10 @@
 # (user + system, from /proc), the time inside EVALSHA, inside the commands the script calls (INFO commandstats), and the
 # bytes appended to the AOF. The difference between the two runs is what propagating the script's writes costs.
 #   scripts/reserve-cost.sh [--batch 20] [--calls 2000] [--rounds 3] [--script FILE]   (FILE: another version of reserve.lua to compare, e.g.
-#   git show HEAD~1:services/FlashSale.Sales/Scripts/reserve.lua > /tmp/old.lua)
+#   git show HEAD~1:libraries/FlashSale.Sales/Scripts/reserve.lua > /tmp/old.lua)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BATCH=20 CALLS=2000 ROUNDS=3 SCRIPT="$ROOT/services/FlashSale.Sales/Scripts/reserve.lua"
+BATCH=20 CALLS=2000 ROUNDS=3 SCRIPT="$ROOT/libraries/FlashSale.Sales/Scripts/reserve.lua"
 while (($#)); do
   case $1 in
     --batch) BATCH=$2; shift 2 ;;

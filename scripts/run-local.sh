@@ -75,12 +75,12 @@ publish() {
 }
 
 publish_all() {
-  local s=services
+  local s=services l=libraries
   for svc in "${SERVICES[@]}"; do
-    publish "$svc" "$s/FlashSale.${svc^}/FlashSale.${svc^}.csproj" "$s/FlashSale.${svc^}" $s/FlashSale.ServiceDefaults $s/FlashSale.Sales $s/FlashSale.Messaging
+    publish "$svc" "$s/FlashSale.${svc^}/FlashSale.${svc^}.csproj" "$s/FlashSale.${svc^}" $l
   done
-  publish loadtest tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj tools/FlashSale.LoadTest $s/FlashSale.Sales $s/FlashSale.Messaging
-  publish operator operator/FlashSale.Operator/FlashSale.Operator.csproj operator $s/FlashSale.Sales $s/FlashSale.Messaging
+  publish loadtest tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj tools/FlashSale.LoadTest $l
+  publish operator operator/FlashSale.Operator/FlashSale.Operator.csproj operator $l
 }
 
 # The Secrets the sale file names, as files (.run/secrets/<secret>/<key>), as `kubectl create secret` would hold them in a

@@ -1,6 +1,6 @@
 using FlashSale.Messaging;
-using FlashSale.Sales;
 using Npgsql;
+using FlashSale.Contracts;
 
 namespace FlashSale.Notifications;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using FlashSale.Sales;
+using FlashSale.Contracts;
 
 namespace FlashSale.Notifications;
 

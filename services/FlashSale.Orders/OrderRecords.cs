@@ -2,6 +2,7 @@ using FlashSale.Messaging;
 using FlashSale.Orders.Apis;
 using FlashSale.Sales;
 using Npgsql;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders;
 

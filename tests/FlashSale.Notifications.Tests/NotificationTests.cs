@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using FlashSale.Messaging;
-using FlashSale.Sales;
 using FlashSale.TestSupport;
 using RabbitMQ.Client;
+using FlashSale.Contracts;
 
 namespace FlashSale.Notifications.Tests;
 

@@ -1,7 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using FlashSale.Messaging;
-using FlashSale.Sales;
 using FlashSale.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -9,6 +8,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using RabbitMQ.Client;
+using FlashSale.Contracts;
 
 namespace FlashSale.Notifications.Tests;
 

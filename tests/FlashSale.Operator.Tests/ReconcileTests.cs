@@ -4,6 +4,7 @@ using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Sales;
 using StackExchange.Redis;
+using FlashSale.Contracts;
 
 namespace FlashSale.Operator.Tests;
 

@@ -6,6 +6,7 @@ using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
 using FlashSale.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Tests;
 

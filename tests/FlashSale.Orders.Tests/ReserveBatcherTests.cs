@@ -6,6 +6,7 @@ using FlashSale.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Tests;
 

@@ -93,7 +93,7 @@ public class ExpiryTests : IAsyncLifetime
         await _world.Store.DeleteAsync(keys);
         await Eventually.UntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "the order expired and its release was recorded");
 
-        // Releasing it used to create the sale's stock counters, buyer units and released set anew: keys of no sale, forever.
+        // Releasing it must not create the sale's stock counters, buyer units or released set anew: keys of no sale, forever.
         foreach (var key in keys.All) Assert.False(await _world.Mux.GetDatabase().KeyExistsAsync(key), $"{key} was created again");
     }
 

@@ -220,8 +220,8 @@ public sealed class PaymentWorld : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var h in _hosts) { try { await h.DisposeAsync(); } catch { } }
-        // Leave the shared servers as we found them: remove this world's queues, exchanges and Redis keys (left behind, each
-        // run added about 90 queues to the developer's broker: 3,500 of them kept it at 13 % of a core while idle).
+        // Leave the shared servers as we found them: remove this world's queues, exchanges and Redis keys (thousands of
+        // leftover queues keep an idle broker busy).
         try
         {
             await using var connection = await new ConnectionFactory { Uri = new Uri(Infra.RabbitMq) }.CreateConnectionAsync();

@@ -1,6 +1,7 @@
 using FlashSale.Sales;
 using FlashSale.TestSupport;
 using StackExchange.Redis;
+using FlashSale.Contracts;
 
 namespace FlashSale.Sales.Tests;
 

@@ -67,7 +67,7 @@ public sealed class LoginTests(UsersFixture fixture) : IClassFixture<UsersFixtur
         // The name is the bootstrap's: nobody can register it, in any case.
         var taken = await fixture.Client.PostAsJsonAsync("/api/users", new { username = "CHIEF", email = $"c{Guid.NewGuid():N}@example.com", password = "password-12" });
         await taken.IsProblemAsync(HttpStatusCode.Conflict, "USERNAME_TAKEN");
-        // A name that is an admin elsewhere (the old list's "root", "admin") is an ordinary buyer here.
+        // Names that look like an admin's ("root", "admin") are ordinary buyers.
         foreach (var name in new[] { "root" + Guid.NewGuid().ToString("N")[..4], "admin" + Guid.NewGuid().ToString("N")[..4] })
         {
             await fixture.RegisterAsync(name);

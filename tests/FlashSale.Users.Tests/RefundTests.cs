@@ -7,6 +7,7 @@ using FlashSale.Users.Apis;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using RabbitMQ.Client;
+using FlashSale.Contracts;
 
 namespace FlashSale.Users.Tests;
 

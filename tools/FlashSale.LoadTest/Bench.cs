@@ -60,7 +60,7 @@ public static class Bench
         var ordersDll = a.Str("orders-dll", ".run/app/orders/FlashSale.Orders.dll");
         var stockDll = a.Str("stock-dll", ".run/app/stock/FlashSale.Stock.dll");
         var duration = a.Duration("duration", TimeSpan.FromSeconds(10));
-        // Long enough for tiered JIT to finish: with 3 s the order path was still speeding up (5.5k -> 10k req/s) through its run.
+        // Long enough for tiered JIT to finish: a shorter warm-up measures the order path still speeding up.
         var warmup = a.Duration("warmup", TimeSpan.FromSeconds(10));
         var connections = a.Int("connections", 256);
         var buyerCount = a.Int("buyers", 10_000);
@@ -382,9 +382,8 @@ public static class Bench
 
     /// <summary>
     /// A database of the bench's own (the services migrate it as they start), so that a run measures the same thing however many
-    /// runs came before: rows deleted after earlier runs left the shared database's order indexes several times the size of its
-    /// rows (orders_by_user 622 MB for 300k orders), and every insert into them then paid for it. Leftovers of interrupted runs
-    /// (not in use) are dropped first.
+    /// runs came before: deleted rows bloat a shared database's order indexes, and every insert then pays for it. Leftovers of
+    /// interrupted runs (not in use) are dropped first.
     /// </summary>
     static async Task<string> CreateBenchDatabaseAsync(string adminPostgres, string name)
     {

@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using FlashSale.Sales;
+using FlashSale.Contracts;
 
 namespace FlashSale.LoadTest;
 

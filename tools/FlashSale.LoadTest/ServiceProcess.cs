@@ -27,8 +27,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         // exec through sh so that stdout/stderr go straight to the log file and the pid is the service's own.
         // The working directory is the service's own folder, as in its container image: ASP.NET takes the content root from
         // it, loads appsettings.json from there and watches that folder, recursively, for changes. From the repository
-        // root, each service held an inotify watch on each of its ~1,000 folders, .run/ included, and read an event for
-        // every write PostgreSQL and Redis made to their files during the run (1-2 % of the orders process's CPU).
+        // root, each service would watch every folder, .run/ included, and wake up for every write of PostgreSQL and Redis.
         var info = new ProcessStartInfo("/bin/sh", ["-c", "exec dotnet \"$0\" >\"$1\" 2>&1", dll, log])
         {
             UseShellExecute = false,

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Apis;
 
@@ -17,8 +18,7 @@ public sealed record PlaceOrderRequest(string? Sku, int? Quantity)
     /// <summary>
     /// Reads the order's JSON body as minimal APIs' JSON binding would (415 without a JSON content type, 400 on malformed JSON or
     /// a value of the wrong type, an empty body as null), but from the body's bytes at once: the body is a few dozen bytes and
-    /// arrives whole, so one synchronous parse replaces the resumable streaming reader (that reader and its state machines were
-    /// 5-6 % of the orders process at saturation). The body's size is capped before this runs (Http:MaxRequestBodyBytes).
+    /// arrives whole, so one synchronous parse replaces the resumable streaming reader and its state machines. The body's size is capped before this runs (Http:MaxRequestBodyBytes).
     /// </summary>
     public static async ValueTask<PlaceOrderRequest?> BindAsync(HttpContext context)
     {

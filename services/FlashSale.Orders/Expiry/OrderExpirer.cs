@@ -2,6 +2,7 @@ using FlashSale.Orders.Gates;
 using FlashSale.Sales;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Expiry;
 
@@ -101,9 +102,8 @@ public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCa
         }
         // A sale Redis no longer holds has no stock to return units to: deleted (its orders expire after it), or lost with
         // Redis's data (the operator then reports SaleLostFromRedis). Nor has a sale of the same name applied since: its
-        // stock is its own. Such orders are recorded as released; release.lua writes nothing for them (it used to create
-        // the counters of a deleted sale anew, keys nothing ever removed, and would have added an earlier sale's units to
-        // the stock of a sale applied again under its name).
+        // stock is its own. Such orders are recorded as released; release.lua writes nothing for them (no counters of
+        // a deleted sale created anew, no earlier sale's units added to a sale applied again under its name).
         foreach (var ((sale, outcome), count) in saleGone)
             logger.LogWarning(outcome == ReleaseOutcome.EarlierSale
                     ? "Sale {Sale} was applied again after {Count} expired order(s) of its earlier run: recorded as released, their units not added to the new sale's stock"

@@ -1,6 +1,7 @@
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using Npgsql;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Expiry;
 

@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using Npgsql;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Gates;
 
 /// <summary>
-/// The seeds' earlier designs, kept as measured baselines: the whole decision in one PostgreSQL transaction, the order
+/// Designs kept as measured baselines for the Redis gate: the whole decision in one PostgreSQL transaction, the order
 /// and its order.reserved event (outbox) written in that same transaction.
 /// </summary>
 public abstract class PostgresGateBase(NpgsqlDataSource db, SaleStore store, SaleCatalog catalog) : IStockGate

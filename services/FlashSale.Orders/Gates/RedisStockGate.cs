@@ -1,5 +1,6 @@
 using FlashSale.Sales;
 using Microsoft.Extensions.Options;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Gates;
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using StackExchange.Redis;
+using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Relay;
 
@@ -39,10 +40,7 @@ public sealed class RelayRedis(IConfiguration configuration) : IDisposable
 /// once and publish some events twice, which consumers deduplicate by event id.
 /// </para>
 /// <para>
-/// Until 2026-11-23 the relay read through a consumer group (XREADGROUP, XACK, XDEL, XAUTOCLAIM). Redis then kept a pending
-/// entry per order, wrote an XCLAIM per order read to its AOF and deleted entries one by one: 5-6 us of Redis CPU and
-/// 243 bytes of AOF per order, against 0.8 us and almost none for XRANGE and XTRIM (the same 200,000 entries, 250 per
-/// batch). Both kinds of relay can run during a rolling upgrade: each writes what it reads, before removing it.
+/// Not a consumer group: XRANGE and XTRIM keep no pending entry per order and write nothing per order to the AOF.
 /// </para>
 /// </summary>
 public sealed class OrderStreamRelay(

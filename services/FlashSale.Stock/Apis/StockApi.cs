@@ -4,6 +4,7 @@ using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using FlashSale.Contracts;
 
 namespace FlashSale.Stock.Apis;
 

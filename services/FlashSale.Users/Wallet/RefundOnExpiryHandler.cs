@@ -2,6 +2,7 @@ using FlashSale.Messaging;
 using FlashSale.Sales;
 using FlashSale.Users.Extensions;
 using Npgsql;
+using FlashSale.Contracts;
 
 namespace FlashSale.Users.Wallet;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace FlashSale.Sales;
+namespace FlashSale.Contracts;
 
 /// <summary>Routing keys and the one event contract of the order life cycle (RabbitMQ message body, JSON).</summary>
 public static class OrderEventTypes
@@ -29,11 +29,11 @@ public sealed record OrderEvent(
     DateTimeOffset? PaymentDueAt = null,
     string? BuyerEmail = null)
 {
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, SalesJsonContext.Default.OrderEvent);
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, ContractsJsonContext.Default.OrderEvent);
     public static OrderEvent FromJson(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize(json, SalesJsonContext.Default.OrderEvent) ?? throw new JsonException("empty order event");
+        JsonSerializer.Deserialize(json, ContractsJsonContext.Default.OrderEvent) ?? throw new JsonException("empty order event");
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(OrderEvent))]
-public partial class SalesJsonContext : JsonSerializerContext;
+public partial class ContractsJsonContext : JsonSerializerContext;

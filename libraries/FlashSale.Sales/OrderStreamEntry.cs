@@ -8,13 +8,12 @@ namespace FlashSale.Sales;
 /// <summary>
 /// An accepted order as reserve.lua appends it to the sale's stream (the outbox the relay drains into PostgreSQL).
 /// <para>
-/// Since 2026-11-23 an entry has one field, <c>o</c>: <c>id|user|quantity|price|ts|sku|length of key|key|email</c> (the
+/// An entry has one field, <c>o</c>: <c>id|user|quantity|price|ts|sku|length of key|key|email</c> (the
 /// user id in "N" format, ts in Unix milliseconds). The sku cannot hold a '|' (the sale definition refuses it); the
 /// idempotency key can, hence its length (in UTF-8 bytes, as Lua counts them); the e-mail is the rest. One field instead
 /// of eight makes the entry cheaper at every step: the script's XADD and its AOF record, the relay's read, the reply
-/// StackExchange.Redis parses (two bulk strings per entry instead of sixteen). Entries written before, with the fields
-/// <c>id, user, sku, qty, price, key, ts, email</c>, are still read, so a stream that holds both (a rolling upgrade) drains
-/// whole.
+/// StackExchange.Redis parses. Entries with eight fields (<c>id, user, sku, qty, price, key, ts, email</c>) are read too,
+/// so a stream written by an older orders replica during a rolling upgrade drains whole.
 /// </para>
 /// </summary>
 public sealed record OrderStreamEntry(Guid OrderId, Guid UserId, string Sku, int Quantity, decimal UnitPrice, DateTimeOffset ReservedAt,

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using StackExchange.Redis;
+using FlashSale.Contracts;
 
 namespace FlashSale.Sales;
 
@@ -11,19 +12,6 @@ public enum ReserveOutcome { Accepted, Replayed, Rejected }
 /// order older than the sale (one of an earlier sale of the same name).
 /// </summary>
 public enum ReleaseOutcome { Released, AlreadyReleased, SaleNotInRedis, EarlierSale }
-
-/// <summary>Reasons a reservation is refused; the names are the API's machine-readable <c>reason</c>.</summary>
-public static class Reasons
-{
-    public const string SoldOut = "SOLD_OUT";
-    public const string LimitReached = "LIMIT_REACHED";
-    public const string NotStarted = "NOT_STARTED";
-    public const string Ended = "ENDED";
-    public const string UnknownSku = "UNKNOWN_SKU";
-    public const string UnknownSale = "UNKNOWN_SALE";
-    public const string IdempotencyMismatch = "IDEMPOTENCY_MISMATCH";
-    public const string Contention = "CONTENTION";
-}
 
 public readonly record struct ReserveResult(ReserveOutcome Outcome, Guid OrderId, string? Reason, string? Detail, long Remaining)
 {
