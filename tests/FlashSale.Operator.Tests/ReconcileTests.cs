@@ -413,6 +413,8 @@ public class ReconcileTests
         Assert.Equal(with.Name(), monitor["metadata"]!["name"]!.GetValue<string>());
         Assert.Equal(with.Uid(), monitor["metadata"]!["ownerReferences"]![0]!["uid"]!.GetValue<string>());
         Assert.Equal("/metrics", monitor["spec"]!["endpoints"]![0]!["path"]!.GetValue<string>());
+        Assert.Equal(["flashsale.dev/sale", "app.kubernetes.io/component"],
+            monitor["spec"]!["targetLabels"]!.AsArray().Select(l => l!.GetValue<string>()));
     }
 
     static void AssertOwnedBy(V1Alpha1FlashSale owner, IKubernetesObject child)

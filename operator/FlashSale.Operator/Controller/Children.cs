@@ -425,6 +425,9 @@ public static class Children
             ["spec"] = new JsonObject
             {
                 ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app.kubernetes.io/instance"] = fs.Name(), [SaleLabel] = fs.Name() } },
+                // Copied from each Service onto its series (as flashsale_dev_sale, app_kubernetes_io_component): a series says
+                // which sale and component it came from even where a metric has no sale label of its own.
+                ["targetLabels"] = new JsonArray(SaleLabel, ComponentLabel),
                 ["endpoints"] = new JsonArray(new JsonObject { ["port"] = "http", ["path"] = "/metrics", ["interval"] = "15s" }),
             },
         };
