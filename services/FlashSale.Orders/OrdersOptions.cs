@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace FlashSale.Orders;
@@ -75,6 +76,10 @@ public sealed class OrdersMetrics
     readonly Histogram<double> _relayInsert;
     readonly Counter<long> _outboxParked;
     readonly Histogram<int> _reserveBatch;
+    long _expiredUnpaid, _expiredLapsed;
+    readonly ConcurrentDictionary<string, long> _unitsReturned = new(StringComparer.Ordinal);
+    int _breakerState;
+    volatile IReadOnlyList<OrderStreamSample> _streams = [];
 
     public OrdersMetrics(IMeterFactory meters)
     {
@@ -87,6 +92,24 @@ public sealed class OrdersMetrics
         _reserveBatch = meter.CreateHistogram<int>("flashsale.orders.reserve.batch.size", unit: "{order}",
             description: "Orders decided by one reserve.lua call (1 while the replica is idle; more when orders queued behind calls in flight)",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256] });
+        // Observable, so that both outcomes are exported (at 0) from the start: a rate over them needs no first expiry.
+        meter.CreateObservableCounter("flashsale.orders.expired", () => new[]
+            {
+                new Measurement<long>(Interlocked.Read(ref _expiredUnpaid), new KeyValuePair<string, object?>("outcome", "unpaid")),
+                new Measurement<long>(Interlocked.Read(ref _expiredLapsed), new KeyValuePair<string, object?>("outcome", "payment_lapsed")),
+            },
+            description: "Orders expired by this replica: unpaid (never paid), payment_lapsed (a payment attempt's lease lapsed unfinished)");
+        meter.CreateObservableCounter("flashsale.orders.units_returned",
+            () => _unitsReturned.Select(u => new Measurement<long>(u.Value, new KeyValuePair<string, object?>("sku", u.Key))),
+            description: "Units of expired orders returned to stock by this replica, by sku");
+        meter.CreateObservableGauge("flashsale.orders.payment_breaker.state", () => Volatile.Read(ref _breakerState),
+            description: "The circuit breaker in front of the users service's wallet: 0 closed, 1 half-open, 2 open");
+        meter.CreateObservableGauge("flashsale.orders.outbox.backlog",
+            () => _streams.Select(s => new Measurement<long>(s.Length, new KeyValuePair<string, object?>("sale", s.Sale))),
+            description: "Orders in the sale's order stream not yet relayed to PostgreSQL (sampled every few seconds)");
+        meter.CreateObservableGauge("flashsale.orders.outbox.oldest_age", unit: "s",
+            observeValues: () => _streams.Select(s => new Measurement<double>(s.OldestAge.TotalSeconds, new KeyValuePair<string, object?>("sale", s.Sale))),
+            description: "Age of the oldest order in the sale's order stream, 0 when it is empty (sampled every few seconds)");
     }
 
     public void ReserveBatch(int size) => _reserveBatch.Record(size);
@@ -100,4 +123,18 @@ public sealed class OrdersMetrics
         _relayed.Add(count);
         _relayInsert.Record(took.TotalSeconds);
     }
+
+    public void Expired(bool afterPaymentAttempt) => Interlocked.Increment(ref afterPaymentAttempt ? ref _expiredLapsed : ref _expiredUnpaid);
+
+    /// <summary>The sku is an expired order's, which its gate accepted only as a product of the sale.</summary>
+    public void UnitsReturned(string sku, int units) => _unitsReturned.AddOrUpdate(sku, units, (_, total) => total + units);
+
+    public void PaymentBreaker(BreakerState state) => Volatile.Write(ref _breakerState, (int)state);
+
+    /// <summary>The latest sample of every sale's order stream (sales no longer listed drop out).</summary>
+    public void OrderStreams(IReadOnlyList<OrderStreamSample> samples) => _streams = samples;
 }
+
+public enum BreakerState { Closed = 0, HalfOpen = 1, Open = 2 }
+
+public sealed record OrderStreamSample(string Sale, long Length, TimeSpan OldestAge);

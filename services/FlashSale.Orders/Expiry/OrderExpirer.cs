@@ -14,7 +14,8 @@ namespace FlashSale.Orders.Expiry;
 /// A crash between 1 and 2 leaves EXPIRED orders with released_at NULL, which <see cref="ReleasePendingAsync"/> (run by the
 /// sweep and by every expiry message) finishes; release.lua's per-order set makes a repeated release a no-op.
 /// </summary>
-public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCache soldOut, IOptions<OrdersOptions> options, ILogger<OrderExpirer> logger)
+public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCache soldOut, IOptions<OrdersOptions> options, OrdersMetrics metrics,
+    ILogger<OrderExpirer> logger)
 {
     static readonly string ReturningColumns = string.Join(", ", OrderRow.Columns.Split(", ").Select(c => "o." + c));
 
@@ -56,6 +57,11 @@ public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCa
             foreach (var e in expired.Where(e => e.Gate != StockGates.Redis)) await ReleaseInPostgresAsync(c, tx, e, ct);
             await tx.CommitAsync(ct);
         }
+        foreach (var e in expired)
+        {
+            metrics.Expired(afterPaymentAttempt: attempted.Contains(e.OrderId));
+            if (e.Gate != StockGates.Redis) metrics.UnitsReturned(e.Sku, e.Quantity);
+        }
         foreach (var id in attempted)
             logger.LogWarning("Order {OrderId} expired after a payment attempt whose lease lapsed unfinished; a debit recorded for it is refunded by the users service on order.expired", id);
         foreach (var e in expired)
@@ -96,6 +102,7 @@ public sealed class OrderExpirer(NpgsqlDataSource db, SaleStore store, SoldOutCa
             var keys = soldOut.TryGetKeys(e.Namespace, e.Sale, out var known) ? known : new SaleKeys(e.Namespace, e.Sale);
             var outcome = await store.ReleaseAsync(keys, e.OrderId, e.UserId, e.Sku, e.Quantity, e.CreatedAt);
             soldOut.Clear(e.Namespace, e.Sale, e.Sku);
+            if (outcome == ReleaseOutcome.Released) metrics.UnitsReturned(e.Sku, e.Quantity);
             if (outcome == ReleaseOutcome.AlreadyReleased) logger.LogInformation("Order {OrderId} had been released before; recording it", e.OrderId);
             if (outcome is ReleaseOutcome.SaleNotInRedis or ReleaseOutcome.EarlierSale) saleGone[(e.Sale, outcome)] = saleGone.GetValueOrDefault((e.Sale, outcome)) + 1;
             released.Add(e.OrderId);

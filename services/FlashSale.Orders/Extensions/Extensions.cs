@@ -57,6 +57,7 @@ public static class Extensions
         services.AddSingleton<OrderStreamRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<OrderStreamRelay>());
         services.AddHostedService<OutboxPublisher>();
+        services.AddHostedService<OrderStreamGauges>();
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, OrdersJsonContext.Default);

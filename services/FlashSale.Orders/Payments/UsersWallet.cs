@@ -37,7 +37,7 @@ public sealed class UsersWallet
     readonly ILogger<UsersWallet> _logger;
     readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
 
-    public UsersWallet(IHttpClientFactory http, IOptions<OrdersOptions> options, ILogger<UsersWallet> logger)
+    public UsersWallet(IHttpClientFactory http, IOptions<OrdersOptions> options, OrdersMetrics metrics, ILogger<UsersWallet> logger)
     {
         _http = http;
         _options = options.Value.Payment;
@@ -71,8 +71,19 @@ public sealed class UsersWallet
                 MinimumThroughput = Math.Max(2, o.BreakerMinimumThroughput),
                 SamplingDuration = o.BreakerSamplingDuration,
                 BreakDuration = o.BreakDuration,
-                OnOpened = a => { _logger.LogError("Users service circuit opened for {BreakDuration}", a.BreakDuration); return default; },
-                OnClosed = _ => { _logger.LogInformation("Users service circuit closed"); return default; },
+                OnOpened = a =>
+                {
+                    metrics.PaymentBreaker(BreakerState.Open);
+                    _logger.LogError("Users service circuit opened for {BreakDuration}", a.BreakDuration);
+                    return default;
+                },
+                OnHalfOpened = _ => { metrics.PaymentBreaker(BreakerState.HalfOpen); return default; },
+                OnClosed = _ =>
+                {
+                    metrics.PaymentBreaker(BreakerState.Closed);
+                    _logger.LogInformation("Users service circuit closed");
+                    return default;
+                },
             })
             .AddTimeout(o.AttemptTimeout)
             .Build();

@@ -288,3 +288,60 @@ public sealed class OrderStreamRelay(
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
+
+/// <summary>
+/// Samples the order stream of every sale of the namespace (length, age of its head) into <see cref="OrdersMetrics"/> every
+/// <see cref="Interval"/>, so that a scrape reads memory, not Redis. Sale names come from the namespace's registry, which
+/// only preload writes.
+/// </summary>
+public sealed class OrderStreamGauges(RelayRedis relayRedis, IOptions<OrdersOptions> options, OrdersMetrics metrics, ILogger<OrderStreamGauges> logger)
+    : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        using var timer = new PeriodicTimer(Interval);
+        try
+        {
+            do
+            {
+                try
+                {
+                    metrics.OrderStreams(await SampleAsync());
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // The last sample stays: a gauge that vanished while Redis is away would hide a stalled relay.
+                    logger.LogDebug(e, "Could not sample the order streams; keeping the last sample");
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+    }
+
+    internal async Task<IReadOnlyList<OrderStreamSample>> SampleAsync()
+    {
+        var store = relayRedis.Store;
+        var db = store.Redis.GetDatabase();
+        var samples = new List<OrderStreamSample>();
+        foreach (var sale in await store.ListSalesAsync(options.Value.Namespace))
+        {
+            var keys = new SaleKeys(options.Value.Namespace, sale);
+            var length = await db.StreamLengthAsync(keys.Stream);
+            var head = length == 0 ? [] : await db.StreamRangeAsync(keys.Stream, "-", "+", 1);
+            var age = TimeSpan.Zero;
+            // Entry ids are "<ms>-<seq>" from Redis's clock (XADD *), so the age is measured against that clock too.
+            if (head.Length > 0 && long.TryParse(((string)head[0].Id!).Split('-')[0], CultureInfo.InvariantCulture, out var ms))
+            {
+                var now = await store.GetTimeAsync(keys);
+                age = now - DateTimeOffset.FromUnixTimeMilliseconds(ms);
+                if (age < TimeSpan.Zero) age = TimeSpan.Zero;
+            }
+            samples.Add(new OrderStreamSample(sale, length, age));
+        }
+        return samples;
+    }
+}
