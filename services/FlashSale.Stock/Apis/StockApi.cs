@@ -22,6 +22,8 @@ public partial class StockJsonContext : JsonSerializerContext;
 public sealed class StockOptions
 {
     public string Namespace { get; set; } = "default";
+    /// <summary>The sale this deployment serves: its stock queue is consumed and its stock exported as metrics.</summary>
+    public string? Sale { get; set; }
 }
 
 public static class StockApi

@@ -19,6 +19,7 @@ public static class Extensions
         services.AddSingleton<SaleAuditor>();
         services.AddSingleton<StockBroadcaster>();
         services.AddHostedService(sp => sp.GetRequiredService<StockBroadcaster>());
+        services.AddHostedService<StockGauges>();
         services.AddRabbitMq(builder.Configuration);
         // Consume the configured sale's stock queue (one sale per deployment, as the operator provisions it).
         var ns = builder.Configuration["Stock:Namespace"] ?? "default";
