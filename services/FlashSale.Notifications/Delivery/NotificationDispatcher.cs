@@ -9,7 +9,7 @@ namespace FlashSale.Notifications.Delivery;
 /// timeouts, 4xx) keep a notification pending for as long as they last; permanent refusals fail it after MaxAttempts.
 /// </summary>
 public sealed class NotificationDispatcher(NpgsqlDataSource db, INotificationSender sender, IOptions<NotificationsOptions> options,
-    ILogger<NotificationDispatcher> logger) : BackgroundService
+    NotificationsMetrics metrics, ILogger<NotificationDispatcher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -68,6 +68,7 @@ public sealed class NotificationDispatcher(NpgsqlDataSource db, INotificationSen
             {
                 await RecordAsync(n.Id, "UPDATE notifications.notifications SET status = 'sent', attempts = @attempts, sent_at = now(), last_error = NULL WHERE id = @id",
                     attempt, null, default, ct);
+                metrics.Delivered(DeliveryOutcome.Sent);
                 logger.LogInformation("Notification {NotificationId} ({Template}) sent to {Recipient}", n.Id, n.Template, n.Recipient);
                 continue;
             }
@@ -75,12 +76,14 @@ public sealed class NotificationDispatcher(NpgsqlDataSource db, INotificationSen
             {
                 await RecordAsync(n.Id, "UPDATE notifications.notifications SET status = 'failed', attempts = @attempts, last_error = @error WHERE id = @id",
                     attempt, error, default, ct);
+                metrics.Delivered(DeliveryOutcome.Failed);
                 logger.LogError("Notification {NotificationId} ({Template}) failed for good after {Attempts} attempts: {Error}", n.Id, n.Template, attempt, error);
                 continue;
             }
             var backoff = Backoff(attempt, o);
             await RecordAsync(n.Id, "UPDATE notifications.notifications SET attempts = @attempts, last_error = @error, next_attempt_at = now() + @backoff WHERE id = @id",
                 attempt, error, backoff, ct);
+            metrics.Delivered(DeliveryOutcome.Retry);
             logger.LogWarning("Notification {NotificationId} ({Template}) attempt {Attempt} failed: {Error}; retrying in {Backoff}", n.Id, n.Template, attempt, error, backoff);
         }
         return batch.Count;

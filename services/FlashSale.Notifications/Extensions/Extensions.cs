@@ -26,6 +26,8 @@ public static class Extensions
         services.AddSingleton<INotificationSender>(sp => sp.GetRequiredService<IOptions<NotificationsOptions>>().Value.Delivery == NotificationsOptions.SmtpDelivery
             ? sp.GetRequiredService<SmtpSender>()
             : sp.GetRequiredService<LogSender>());
+        services.AddSingleton<NotificationsMetrics>();
+        services.AddHostedService(sp => sp.GetRequiredService<NotificationsMetrics>());
         services.AddSingleton<NotificationDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<NotificationDispatcher>());
         services.AddRabbitMq(builder.Configuration);
