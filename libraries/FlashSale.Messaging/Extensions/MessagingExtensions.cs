@@ -59,6 +59,7 @@ public static class MessagingExtensions
     {
         services.TryAddScoped<THandler>();
         services.AddSingleton(new ConsumedQueue(queueOf));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, QueueGauges>());
         services.AddSingleton<IHostedService>(sp =>
         {
             var name = typeof(THandler).Name;
