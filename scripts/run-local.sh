@@ -241,6 +241,7 @@ FlashSale is up (stop it with: make down)
   admin          username '$(cat "$SECRETS/flashsale-admin/username")', password '$(cat "$SECRETS/flashsale-admin/password")' (from $SECRETS/flashsale-admin)
   mail           every mail sent is a file in $FLASHSALE_MAILDIR/new (SMTP sink on 127.0.0.1:$FLASHSALE_SMTP_PORT)
   metrics        $users/metrics $orders/metrics $stock/metrics $notifications/metrics
+  prometheus     $FLASHSALE_PROMETHEUS_URL scrapes them every 5s, with the chart's alert rules (/alerts)
   sale           $sale (namespace $(sale_namespace)), open for 60 minutes; as applied: $PLATFORM/flashsale.json
   rendering      each service's environment: $PLATFORM/env/<service>.env; logs in $LOCAL/logs
 INFO
