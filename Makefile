@@ -7,7 +7,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: help build test infra-up infra-down clean run up down bench crds images kind-up deploy e2e undeploy
+.PHONY: help build test infra-up infra-down clean run up down bench crds render images kind-up deploy e2e undeploy
 
 help:
 	@echo "make run      run a whole flash sale locally (infra, services, burst of buyers, audit)"
@@ -48,6 +48,11 @@ bench:
 # The FlashSale CRD, generated from the operator's C# types (a test fails when the committed files differ).
 crds:
 	$(DOTNET) run --project operator/FlashSale.Operator -c $(CONFIG) -- crds $(CURDIR)/crds $(CURDIR)/charts/flashsale-operator/crds
+
+# Every object the operator applies for a sale, as YAML, with no cluster (like `helm template`).
+SALE ?= examples/flashsale.yaml
+render:
+	@$(DOTNET) run --project operator/FlashSale.Operator -c $(CONFIG) -- render --file $(CURDIR)/$(SALE)
 
 # ---- Kubernetes with kind: needs Docker, kind, kubectl and helm (not part of `make test`; see README) ----
 KIND_CLUSTER ?= flashsale

@@ -124,4 +124,47 @@ public sealed class RenderingTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public void RenderPrintsEveryChildOfTheExampleAsYamlWithoutACluster()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(0, RenderCommand.Run(["--file", Path.Combine(Infra.RepoRoot, "examples", "flashsale.yaml"), "--namespace", "shop"], output, error));
+        var documents = new YamlDotNet.RepresentationModel.YamlStream();
+        documents.Load(new StringReader(output.ToString()));
+        var kinds = documents.Documents.Select(d => ((YamlDotNet.RepresentationModel.YamlMappingNode)d.RootNode)["kind"].ToString()).ToList();
+        Assert.Equal(["ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "Deployment", "Service", "PodDisruptionBudget",
+            "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Deployment", "Service", "PodDisruptionBudget",
+            "Ingress", "ServiceMonitor"], kinds);
+        Assert.All(documents.Documents, d => Assert.Equal("shop", ((YamlDotNet.RepresentationModel.YamlMappingNode)((YamlDotNet.RepresentationModel.YamlMappingNode)d.RootNode)["metadata"])["namespace"].ToString()));
+        // Env values stay strings (a plain 8080 would be an integer, which the API server refuses).
+        Assert.Contains("value: \"8080\"", output.ToString());
+        Assert.Equal(output.ToString(), Render()); // stable
+
+        static string Render()
+        {
+            var again = new StringWriter();
+            RenderCommand.Run(["--file", Path.Combine(Infra.RepoRoot, "examples", "flashsale.yaml"), "--namespace", "shop"], again, TextWriter.Null);
+            return again.ToString();
+        }
+    }
+
+    [Fact]
+    public void RenderRefusesAnInvalidSaleNamingTheField()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"render-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, File.ReadAllText(Path.Combine(Infra.RepoRoot, "examples", "flashsale.yaml"))
+            .Replace("    users:\n      replicas: 2", "    users:\n      replicas: 2\n      env: [{ name: Users__Admin__Password, value: x }]", StringComparison.Ordinal));
+        try
+        {
+            var error = new StringWriter();
+            Assert.Equal(2, RenderCommand.Run(["--file", file], TextWriter.Null, error));
+            Assert.Contains("spec.services.users.env[0].name 'Users__Admin__Password' is set by the operator", error.ToString());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

@@ -389,6 +389,30 @@ public static class Children
         };
     }
 
+    /// <summary>
+    /// Every object a reconcile applies, in the order it applies them (the ServiceMonitor last, applied only where its CRD
+    /// exists), as the JSON sent to the API server.
+    /// </summary>
+    public static IReadOnlyList<JsonObject> Render(V1Alpha1FlashSale fs, SaleDefinition sale, bool prescaled)
+    {
+        static JsonObject Json<T>(T obj) => (JsonObject)System.Text.Json.JsonSerializer.SerializeToNode(obj, KubernetesJson.Default.TypeInfo<T>())!;
+        var objects = new List<JsonObject> { Json(ConfigMap(fs, sale)) };
+        foreach (var service in SaleService.All)
+        {
+            objects.Add(Json(Deployment(fs, service)));
+            objects.Add(Json(Service(fs, service)));
+            objects.Add(Json(DisruptionBudget(fs, service)));
+            if (Autoscaler(fs, service, prescaled) is { } autoscaler)
+            {
+                objects.Add(Json(autoscaler));
+            }
+        }
+
+        objects.Add(Json(Ingress(fs)));
+        objects.Add(ServiceMonitor(fs));
+        return objects;
+    }
+
     public static readonly ApiResource ServiceMonitorResource = ApiResource.NamespacedKind("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors");
 
     public const string ServiceMonitorCrd = "servicemonitors.monitoring.coreos.com";
