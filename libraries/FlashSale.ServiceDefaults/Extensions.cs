@@ -36,7 +36,11 @@ public static class Extensions
         services.AddExceptionHandler<ProblemExceptionHandler>();
         // Bad bodies (malformed JSON, wrong types, missing body, wrong content type) throw, so ProblemExceptionHandler answers them.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            o.SerializerOptions.Converters.Add(new StrictStringConverter());
+        });
         services.AddOptions<KestrelServerOptions>().Configure<IConfiguration>((o, configuration) =>
         {
             o.AddServerHeader = false;
@@ -53,7 +57,8 @@ public static class Extensions
     }
 
     /// <summary>
-    /// The default pipeline (metrics, ProblemDetails, routing, body limit, authentication, authorization) and the anonymous
+    /// The default pipeline (metrics, ProblemDetails, routing, strict route and query values, body limit, authentication,
+    /// authorization) and the anonymous
     /// endpoints <c>/healthz/live</c>, <c>/healthz/ready</c> (checks tagged "ready") and <c>/metrics</c>.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
@@ -68,6 +73,7 @@ public static class Extensions
         app.UseStatusCodePages();
         app.UseRouting();
         app.Use(HttpMetricsMiddleware.CaptureRoute);
+        app.Use(StrictInput.CheckRouteAndQueryAsync);
         app.UseMiddleware<RequestBodyLimitMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();

@@ -33,7 +33,18 @@ sealed class ProblemExceptionHandler(IProblemDetailsService problemDetails, IEnu
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         ProblemDetails problem;
-        if (exception is BadHttpRequestException bad)
+        if (exception is BadHttpRequestException { InnerException: InvalidTextException invalid })
+        {
+            var field = StrictInput.FieldOf(invalid.Path);
+            problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [StrictInput.Refusal] })
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "One or more fields are invalid.",
+                Extensions = { ["reason"] = Problems.Validation },
+            };
+            logger.LogInformation("Refused a request to {Path}: control characters or invalid Unicode in {Field}", context.Request.Path.Value, field);
+        }
+        else if (exception is BadHttpRequestException bad)
         {
             problem = bad.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? RequestBodyLimitMiddleware.TooLarge(context)

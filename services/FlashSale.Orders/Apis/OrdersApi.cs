@@ -37,8 +37,8 @@ public sealed record PlaceOrderRequest(string? Sku, int? Quantity)
             var buffer = read.Buffer;
             if (buffer.IsEmpty) return null;
             return buffer.IsSingleSegment
-                ? JsonSerializer.Deserialize(buffer.FirstSpan, OrdersJsonContext.Default.PlaceOrderRequest)
-                : JsonSerializer.Deserialize(buffer.ToArray(), OrdersJsonContext.Default.PlaceOrderRequest);
+                ? JsonSerializer.Deserialize(buffer.FirstSpan, OrderRequestJsonContext.Default.PlaceOrderRequest)
+                : JsonSerializer.Deserialize(buffer.ToArray(), OrderRequestJsonContext.Default.PlaceOrderRequest);
         }
         catch (JsonException e)
         {
@@ -54,6 +54,11 @@ public sealed record OrderAccepted(Guid OrderId, string Status, string Sale, str
 public sealed record OrderView(Guid OrderId, string Sale, string Sku, int Quantity, decimal UnitPrice, string Currency, string Status,
     DateTimeOffset CreatedAt, DateTimeOffset PaymentDueAt, DateTimeOffset? PaidAt, DateTimeOffset? ExpiredAt);
 public sealed record OrderPage(IReadOnlyList<OrderView> Items, int Page, int PageSize, bool HasMore);
+
+/// <summary>The order body as every other body is read (ServiceDefaults' HTTP JSON options): numbers as numbers, strict strings.</summary>
+[JsonSerializable(typeof(PlaceOrderRequest))]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, NumberHandling = JsonNumberHandling.Strict, Converters = [typeof(StrictStringConverter)])]
+public partial class OrderRequestJsonContext : JsonSerializerContext;
 
 [JsonSerializable(typeof(PlaceOrderRequest))]
 [JsonSerializable(typeof(OrderAccepted))]
@@ -85,12 +90,19 @@ public static class OrdersApi
 
     public static async Task<Results<SizedJsonResult<OrderAccepted>, ProblemHttpResult>> PlaceOrderAsync(
         string sale,
-        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        [FromHeader(Name = "Idempotency-Key")] string[]? idempotencyKeys,
         PlaceOrderRequest? body,
         ClaimsPrincipal user,
         [FromServices] OrderServices s,
         CancellationToken ct)
     {
+        // Two keys (two headers, or one a proxy joined with a comma) cannot both name this attempt: refuse rather than pick one.
+        if (idempotencyKeys is { Length: > 1 } || idempotencyKeys is [var joined] && joined.Contains(','))
+            return Problems.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["Idempotency-Key"] = ["Exactly one Idempotency-Key header with one key (a key has no commas)."],
+            });
+        var idempotencyKey = idempotencyKeys is [var key] ? key : null;
         if (string.IsNullOrWhiteSpace(idempotencyKey))
             return Problems.ReasonProblem(400, "IDEMPOTENCY_KEY_REQUIRED", "An Idempotency-Key header is required",
                 "Send a unique key per purchase attempt (e.g. a UUID) and reuse it when retrying that attempt.");
