@@ -112,6 +112,7 @@ render_sale() {
     --starts-in "$starts" --ends-in "$ends" --payment-timeout "$timeout" \
     --env users:Users__LoginRateLimit__PerAddress=1000000 --env users:Users__LoginRateLimit__PerUsername=100 \
     --env "users:Users__PasswordHashIterations=${HASH_ITERATIONS:-100000}" --env users:Auth__TokenLifetime=12:00:00 \
+    --env users:Users__RegistrationRateLimit__PerAddress=1000000 --env users:Users__RegistrationRateLimit__Global=1000000 \
     --out "$PLATFORM" --secrets "$SECRETS" --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" >"$LOCAL/logs/render.log" 2>&1 \
     || { cat "$LOCAL/logs/render.log" >&2; die "FlashSale.Operator local --file $SALE_FILE failed"; }
 }

@@ -23,7 +23,8 @@ public sealed class LifecycleTests(ITestOutputHelper output)
         try
         {
             // As `make run`: rendered once to start users (its Deployment names the sale), then the window moved to "now".
-            string[] demo = ["users:Users__LoginRateLimit__PerAddress=1000000", "users:Users__PasswordHashIterations=100000"];
+            string[] demo = ["users:Users__LoginRateLimit__PerAddress=1000000", "users:Users__PasswordHashIterations=100000",
+                "users:Users__RegistrationRateLimit__PerAddress=1000000", "users:Users__RegistrationRateLimit__Global=1000000"];
             await platform.RenderAsync("1h", "2h", "20s", demo);
             await platform.StartAsync("users");
 

@@ -6,13 +6,13 @@ namespace FlashSale.Users.Tests;
 
 public sealed class LoginRateLimitTests
 {
-    static async Task<UsersFactory> StartAsync(int perUsername, int perAddress) =>
-        new(Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(), perUsername, perAddress));
+    static async Task<UsersFactory> StartAsync(int perUsernameAndAddress, int perAddress) =>
+        new(Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(), perUsernameAndAddress, perAddress));
 
-    static Dictionary<string, string?> Settings(string database, string signingKeyPem, int perUsername, int perAddress, string? redis = null)
+    static Dictionary<string, string?> Settings(string database, string signingKeyPem, int perUsernameAndAddress, int perAddress, string? redis = null)
     {
         var settings = UsersFactory.DefaultSettings(database, signingKeyPem);
-        settings["Users:LoginRateLimit:PerUsername"] = perUsername.ToString();
+        settings["Users:LoginRateLimit:PerUsernameAndAddress"] = perUsernameAndAddress.ToString();
         settings["Users:LoginRateLimit:PerAddress"] = perAddress.ToString();
         settings["Users:LoginRateLimit:Window"] = "00:05:00";
         if (redis is not null)
@@ -34,9 +34,9 @@ public sealed class LoginRateLimitTests
     }
 
     [Fact]
-    public async Task AttemptsOverThePerUsernameLimitGet429WithRetryAfterEvenWithTheRightPassword()
+    public async Task FailuresOverThePerUsernameAndAddressLimitGet429WithRetryAfterEvenWithTheRightPassword()
     {
-        await using var factory = await StartAsync(perUsername: 3, perAddress: 1000);
+        await using var factory = await StartAsync(perUsernameAndAddress: 3, perAddress: 1000);
         var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/users", new { username = "target", email = "t@example.com", password = "password-1" })).StatusCode);
 
@@ -48,23 +48,23 @@ public sealed class LoginRateLimitTests
     [Fact]
     public async Task AttemptsOverThePerAddressLimitGet429WhateverTheUsername()
     {
-        await using var factory = await StartAsync(perUsername: 1000, perAddress: 5);
+        await using var factory = await StartAsync(perUsernameAndAddress: 1000, perAddress: 5);
         var client = factory.CreateClient();
         for (var i = 0; i < 5; i++) Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(client, $"user{i}")).StatusCode);
         await AssertThrottledAsync(await LoginAsync(client, "user-new"));
     }
 
     [Fact]
-    public async Task ReplicasSharingRedisShareOneBudgetPerUsername()
+    public async Task ReplicasSharingRedisShareOneBudgetPerUsernameAndAddress()
     {
         await Infra.RequireAsync(postgres: true, redis: true, rabbitMq: false);
-        var settings = Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(), perUsername: 3, perAddress: 1000, redis: Infra.Redis);
+        var settings = Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(), perUsernameAndAddress: 3, perAddress: 1000, redis: Infra.Redis);
         await using var a = new UsersFactory(settings);
         await using var b = new UsersFactory(new Dictionary<string, string?>(settings));
         HttpClient[] replicas = [a.CreateClient(), b.CreateClient()];
         Assert.Equal(HttpStatusCode.Created, (await replicas[0].PostAsJsonAsync("/api/users", new { username = "target", email = "t@example.com", password = "password-1" })).StatusCode);
 
-        // Three wrong guesses spread over both replicas spend the budget; the fourth is refused by either, even with the right
+        // Three wrong guesses from one address spread over both replicas spend its budget; the fourth is refused by either, even with the right
         // password. Counted per replica, each would have allowed three.
         for (var i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(replicas[i % 2], "target")).StatusCode);
         await AssertThrottledAsync(await LoginAsync(replicas[1], "target", "password-1"));
@@ -77,15 +77,15 @@ public sealed class LoginRateLimitTests
     {
         // Nothing listens on port 1: the throttle counts locally at once instead of refusing logins or waiting for Redis.
         await using var factory = new UsersFactory(Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(),
-            perUsername: 3, perAddress: 1000, redis: "127.0.0.1:1,connectTimeout=200"));
+            perUsernameAndAddress: 3, perAddress: 1000, redis: "127.0.0.1:1,connectTimeout=200"));
         var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/users", new { username = "target", email = "t@example.com", password = "password-1" })).StatusCode);
 
         var started = DateTime.UtcNow;
         Assert.Equal(HttpStatusCode.OK, (await LoginAsync(client, "target", "password-1")).StatusCode);
-        for (var i = 0; i < 2; i++) Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(client, "target")).StatusCode);
+        for (var i = 0; i < 3; i++) Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(client, "target")).StatusCode);
         await AssertThrottledAsync(await LoginAsync(client, "target", "password-1"));
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(4), "logins waited for the unreachable Redis");
-        Assert.Contains("users_login_throttle_fallbacks_total 4", (await client.GetStringAsync("/metrics")).Split('\n'));
+        Assert.Contains("users_login_throttle_fallbacks_total 5", (await client.GetStringAsync("/metrics")).Split('\n'));
     }
 }

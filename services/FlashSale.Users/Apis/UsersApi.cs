@@ -26,13 +26,14 @@ public sealed record DebitResponse(Guid OrderId, Guid UserId, decimal Amount, st
 
 /// <summary>Dependencies of the handlers, bound with [AsParameters].</summary>
 public sealed class UsersServices(NpgsqlDataSource db, PasswordHasher hasher, SigningKey signingKey, UsersSettings settings,
-    LoginThrottle throttle, UsersMetrics metrics, ILogger<UsersServices> logger)
+    LoginThrottle throttle, RegistrationThrottle registrations, UsersMetrics metrics, ILogger<UsersServices> logger)
 {
     public NpgsqlDataSource Db { get; } = db;
     public PasswordHasher Hasher { get; } = hasher;
     public SigningKey SigningKey { get; } = signingKey;
     public UsersSettings Settings { get; } = settings;
     public LoginThrottle Throttle { get; } = throttle;
+    public RegistrationThrottle Registrations { get; } = registrations;
     public UsersMetrics Metrics { get; } = metrics;
     public ILogger<UsersServices> Logger { get; } = logger;
 }
@@ -63,13 +64,24 @@ public static partial class UsersApi
     }
 
     public static async Task<Results<Created<RegisteredResponse>, ProblemHttpResult>> Register(
-        RegisterRequest request, [AsParameters] UsersServices s, CancellationToken cancellationToken)
+        RegisterRequest request, HttpContext http, [AsParameters] UsersServices s, CancellationToken cancellationToken)
     {
         var errors = Validate(request);
         if (errors.Count > 0) return Problems.ValidationProblem(errors);
         string username = request.Username!.Trim(), email = request.Email!.Trim();
+        var address = ClientAddress(http);
+        if (await s.Registrations.TryRegisterAsync(address) is { } retryAfter)
+        {
+            s.Metrics.Registration("throttled");
+            s.Logger.LogWarning("Throttled registration from {ClientAddress}", address);
+            return TooMany(http, retryAfter, "Too many registrations; retry later.");
+        }
         var id = Guid.CreateVersion7();
-        var hash = await s.Hasher.HashAsync(request.Password!, cancellationToken);
+        if (await s.Hasher.TryHashAsync(request.Password!, cancellationToken) is not { } hash)
+        {
+            s.Metrics.Registration("busy");
+            return TooMany(http, TimeSpan.FromSeconds(1), "The service is busy; retry later.");
+        }
         await using var command = s.Db.CreateCommand("""
             WITH new_user AS (
                 INSERT INTO users.users (id, username, email, password_hash) VALUES ($1, $2, $3, $4)
@@ -102,6 +114,7 @@ public static partial class UsersApi
         }
         s.Metrics.Registration("created");
         s.Logger.LogInformation("Registered user {UserId} with username {Username}", id, username);
+        await s.Throttle.SucceededAsync(username, address); // the registration signs in: its address is the user's
         return TypedResults.Created($"/api/users/{id}", new RegisteredResponse(id, username, email, createdAt, IssueToken(s, id, username, email, admin: false)));
     }
 
@@ -116,13 +129,12 @@ public static partial class UsersApi
         if (errors.Count > 0) return Problems.ValidationProblem(errors);
 
         var username = request.Username!.Trim();
-        var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var address = ClientAddress(http);
         if (await s.Throttle.TryAttemptAsync(username, address) is { } retryAfter)
         {
             s.Metrics.Login("throttled");
             s.Logger.LogWarning("Throttled login attempt for {Username} from {ClientAddress}", username, address);
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retryAfter.TotalSeconds))).ToString();
-            return Problems.ReasonProblem(StatusCodes.Status429TooManyRequests, "TOO_MANY_ATTEMPTS", "Too many login attempts; retry later.");
+            return TooMany(http, retryAfter, "Too many login attempts; retry later.");
         }
 
         await using var command = s.Db.CreateCommand("SELECT id, username, password_hash, email, is_admin FROM users.users WHERE lower(username) = lower($1)");
@@ -134,16 +146,33 @@ public static partial class UsersApi
                 user = (reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetBoolean(4));
         }
         // Unknown user and wrong password answer alike, after the same PBKDF2 work.
-        if (!await s.Hasher.VerifyAsync(request.Password!, user?.Hash, cancellationToken) || user is null)
+        var verified = await s.Hasher.TryVerifyAsync(request.Password!, user?.Hash, cancellationToken);
+        if (verified is null)
         {
+            s.Metrics.Login("busy");
+            return TooMany(http, TimeSpan.FromSeconds(1), "The service is busy; retry later.");
+        }
+        if (verified == false || user is null)
+        {
+            await s.Throttle.FailedAsync(username, address);
             s.Metrics.Login("failed");
             s.Logger.LogInformation("Failed login for {Username} from {ClientAddress}", username, address);
             return Problems.ReasonProblem(StatusCodes.Status401Unauthorized, "INVALID_CREDENTIALS", "The username or password is incorrect.");
         }
 
+        await s.Throttle.SucceededAsync(username, address);
         s.Metrics.Login("succeeded");
         s.Logger.LogInformation("User {UserId} logged in from {ClientAddress}", user.Value.Id, address);
         return TypedResults.Ok(IssueToken(s, user.Value.Id, user.Value.Username, user.Value.Email, user.Value.Admin));
+    }
+
+    static string ClientAddress(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    /// <summary>429 with Retry-After in whole seconds (at least 1) and reason TOO_MANY_ATTEMPTS, for every limit of this service.</summary>
+    static ProblemHttpResult TooMany(HttpContext http, TimeSpan retryAfter, string title)
+    {
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, retryAfter.TotalSeconds))).ToString();
+        return Problems.ReasonProblem(StatusCodes.Status429TooManyRequests, "TOO_MANY_ATTEMPTS", title);
     }
 
     /// <summary>The token carries the e-mail address so that the order path needs no lookup to address an order's mails.</summary>

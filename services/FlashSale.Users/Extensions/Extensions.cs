@@ -48,8 +48,11 @@ public static class Extensions
         services.AddSingleton(sp => UsersSettings.From(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => SigningKey.Load(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILogger<SigningKey>>(),
             sp.GetRequiredService<IHostEnvironment>().ContentRootPath));
-        services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IConfiguration>().GetValue("Users:PasswordHashIterations", 210_000)));
+        services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IConfiguration>().GetValue("Users:PasswordHashIterations", 210_000),
+            sp.GetRequiredService<IConfiguration>().GetValue("Users:PasswordHashQueueLimit", 0)));
+        services.AddSingleton<WindowCounters>();
         services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<RegistrationThrottle>();
         services.AddSingleton<UsersMetrics>();
 
         // The service validates its own tokens through the ServiceDefaults path, trusting its own JWKS inline.
@@ -74,7 +77,8 @@ public static class Extensions
             });
         }
         // Fail at start, not at the first request, on a bad key or settings.
-        services.AddOptions<StartupChecks>().Configure<SigningKey, UsersSettings, PasswordHasher, LoginThrottle>((_, _, _, _, _) => { }).ValidateOnStart();
+        services.AddOptions<StartupChecks>().Configure<SigningKey, UsersSettings, PasswordHasher, LoginThrottle, RegistrationThrottle>((_, _, _, _, _, _) => { })
+            .ValidateOnStart();
         return builder;
     }
 

@@ -5,7 +5,7 @@ namespace FlashSale.Users.Extensions;
 /// <summary>Counters of the users service (exported at /metrics by ServiceDefaults).</summary>
 public sealed class UsersMetrics
 {
-    readonly Counter<long> _registrations, _logins, _debits, _refunds, _throttleFallbacks;
+    readonly Counter<long> _registrations, _logins, _debits, _refunds, _throttleFallbacks, _registrationThrottleFallbacks;
 
     public UsersMetrics(IMeterFactory meterFactory)
     {
@@ -16,6 +16,8 @@ public sealed class UsersMetrics
         _refunds = meter.CreateCounter<long>("wallet.refunds", description: "Debits given back because their order expired unpaid.");
         _throttleFallbacks = meter.CreateCounter<long>("users.login_throttle_fallbacks",
             description: "Login attempts counted in the replica's memory because Redis, where every replica counts them, could not be reached.");
+        _registrationThrottleFallbacks = meter.CreateCounter<long>("users.registration_throttle_fallbacks",
+            description: "Registrations counted in the replica's memory because Redis, where every replica counts them, could not be reached.");
     }
 
     public void Registration(string outcome) => _registrations.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
@@ -23,4 +25,5 @@ public sealed class UsersMetrics
     public void Debit(string outcome) => _debits.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
     public void Refund() => _refunds.Add(1);
     public void LoginThrottleFallback() => _throttleFallbacks.Add(1);
+    public void RegistrationThrottleFallback() => _registrationThrottleFallbacks.Add(1);
 }

@@ -1,131 +1,89 @@
-using System.Threading.RateLimiting;
-using FlashSale.Sales;
-using StackExchange.Redis;
-
 namespace FlashSale.Users.Security;
 
 /// <summary>
-/// Login attempts per client address and per username in fixed windows (<c>Users:LoginRateLimit</c>).
-/// <para>
-/// With <c>ConnectionStrings:Redis</c> set (as the operator and <c>make run</c> set it) the counts live in Redis, one key per
-/// address and per username and window, so that every replica of the users service spends the same budget: with counts
-/// in process memory, N replicas let an attacker try N times the limit, and an autoscaler that adds replicas under a
-/// password-guessing burst would raise it further. When Redis cannot be reached the replica counts in its own memory
-/// (the limit then holds per replica, as it always did without Redis) instead of refusing every login: buyers log in
-/// right before a sale opens, and a Redis hiccup must not lock them out. Each fallback is counted in
-/// <c>users.login_throttle_fallbacks</c> and logged at most once a minute.
-/// </para>
+/// Login limits in fixed windows (<c>Users:LoginRateLimit</c>), counted in <see cref="WindowCounters"/> (Redis, shared by every
+/// replica, or this replica's memory):
+/// <list type="bullet">
+/// <item>every attempt per client address (<c>PerAddress</c>);</item>
+/// <item>failed attempts per username and address together (<c>PerUsernameAndAddress</c>): guessing from one address is slow,
+/// and a stranger's failures never count against the buyer's own address;</item>
+/// <item>failed attempts per username from addresses the user has not signed in from (<c>PerUsername</c>), refusing only such
+/// addresses: guessing spread over many addresses is slow too, while the buyer's known addresses (a successful login or the
+/// registration within <c>KnownAddressTtl</c>) stay open.</item>
+/// </list>
+/// Usernames count case-insensitively and trimmed, as the login looks them up.
 /// </summary>
-public sealed class LoginThrottle : IDisposable
+public sealed class LoginThrottle
 {
-    /// <summary>
-    /// Counts one attempt against KEYS[1]: -1 when it is within ARGV[1] attempts in the window, else the milliseconds until the
-    /// window ends. The window starts at a key's first attempt (PEXPIRE ARGV[2]); a key found without an expiry gets one.
-    /// </summary>
-    static readonly RedisScript TakeScript = new("""
-        local n = redis.call('INCR', KEYS[1])
-        local ttl = redis.call('PTTL', KEYS[1])
-        if ttl < 0 then
-          redis.call('PEXPIRE', KEYS[1], ARGV[2])
-          ttl = tonumber(ARGV[2])
-        end
-        if n > tonumber(ARGV[1]) then return ttl end
-        return -1
-        """);
-    static readonly TimeSpan WarnEvery = TimeSpan.FromMinutes(1);
-    static readonly TimeSpan RedisTimeout = TimeSpan.FromSeconds(1);
-
-    readonly PartitionedRateLimiter<string> _byUsername, _byAddress;
-    readonly int _perUsername, _perAddress;
-    readonly TimeSpan _window;
-    readonly string _keyPrefix;
-    readonly Task<ConnectionMultiplexer>? _redis;
+    readonly WindowCounters _counters;
     readonly Extensions.UsersMetrics _metrics;
-    readonly ILogger<LoginThrottle> _logger;
-    readonly long _connectGraceEnds;
-    long _lastWarning = long.MinValue;
+    readonly int _perAddress, _perUsernameAndAddress, _perUsername;
+    readonly TimeSpan _window, _knownAddressTtl;
+    readonly string _keyPrefix;
 
-    public LoginThrottle(IConfiguration configuration, Extensions.UsersMetrics metrics, ILogger<LoginThrottle> logger)
+    public LoginThrottle(IConfiguration configuration, WindowCounters counters, Extensions.UsersMetrics metrics)
     {
         var section = configuration.GetSection("Users:LoginRateLimit");
         _window = section.GetValue("Window", TimeSpan.FromMinutes(1));
-        _perUsername = section.GetValue("PerUsername", 10);
         _perAddress = section.GetValue("PerAddress", 300);
-        if (_window <= TimeSpan.Zero || _perUsername < 1 || _perAddress < 1)
-            throw new InvalidOperationException("Users:LoginRateLimit needs a positive Window and PerUsername/PerAddress of at least 1");
+        _perUsernameAndAddress = section.GetValue("PerUsernameAndAddress", 10);
+        _perUsername = section.GetValue("PerUsername", 100);
+        _knownAddressTtl = section.GetValue("KnownAddressTtl", TimeSpan.FromDays(30));
+        if (_window <= TimeSpan.Zero || _knownAddressTtl <= TimeSpan.Zero || _perAddress < 1 || _perUsernameAndAddress < 1 || _perUsername < 1)
+            throw new InvalidOperationException(
+                "Users:LoginRateLimit needs a positive Window and KnownAddressTtl, and PerAddress, PerUsernameAndAddress and PerUsername of at least 1");
         _keyPrefix = section["KeyPrefix"] ?? "fs:users:login:";
-        _byUsername = Create(_perUsername, _window);
-        _byAddress = Create(_perAddress, _window);
-        // Connecting in the background: until the first attempt is through, and while Redis is down, logins are counted locally.
-        if (!string.IsNullOrWhiteSpace(configuration["ConnectionStrings:Redis"]))
-        {
-            _redis = RedisRegistration.ConnectAsync(configuration, clientName: "users-login-throttle");
-            _connectGraceEnds = Environment.TickCount64 + (long)RedisTimeout.TotalMilliseconds;
-        }
+        _counters = counters;
         _metrics = metrics;
-        _logger = logger;
     }
 
-    static PartitionedRateLimiter<string> Create(int permits, TimeSpan window) =>
-        PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
+    public static string Normalize(string username) => username.Trim().ToLowerInvariant();
+
+    /// <summary>Before the password is checked: counts the attempt against the address; null when allowed, else how long to wait.</summary>
+    public Task<TimeSpan?> TryAttemptAsync(string username, string address)
+    {
+        var user = Normalize(username);
+        return _counters.RunAsync(async store =>
         {
-            PermitLimit = permits,
-            Window = window,
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
+            var (attempts, left) = await store.IncrementAsync(_keyPrefix + "addr:" + address, _window);
+            if (attempts > _perAddress) return left;
+            (var failures, left) = await store.ReadAsync(Key("fails", user, address));
+            if (failures >= _perUsernameAndAddress) return left;
+            // Per username, only failures from addresses the user never signed in from count, and only such addresses are refused:
+            // guessing over many addresses stays slow, yet strangers cannot lock the buyer out of their own address.
+            if (await IsKnownAsync(store, user, address)) return null;
+            (failures, left) = await store.ReadAsync(_keyPrefix + "user-fails:" + user);
+            return failures >= _perUsername ? left : (TimeSpan?)null;
+        }, _metrics.LoginThrottleFallback);
+    }
 
-    /// <summary>Takes one attempt from the address's budget, then (if that allowed it) the username's; null when allowed, else how long to wait.</summary>
-    public async Task<TimeSpan?> TryAttemptAsync(string username, string address)
+    /// <summary>A wrong password (or unknown username) from the address.</summary>
+    public Task FailedAsync(string username, string address)
     {
-        var user = username.ToLowerInvariant();
-        if (_redis is not null)
+        var user = Normalize(username);
+        return _counters.RunAsync(async store =>
         {
-            // A replica that has just started gives its first connection attempt up to a second in all (a local Redis answers
-            // in milliseconds) rather than counting its first logins apart. Disconnected, the client would hold a command until
-            // it reconnects (or times out after seconds): count locally at once instead; a connected Redis that stalls gets a
-            // second at most.
-            if (!_redis.IsCompleted && _connectGraceEnds - Environment.TickCount64 is > 0 and var left)
-                await Task.WhenAny(_redis, Task.Delay(TimeSpan.FromMilliseconds(left)));
-            var redis = _redis.IsCompletedSuccessfully ? _redis.Result : null;
-            Exception? failure = _redis.Exception?.InnerException;
-            if (redis is { IsConnected: true })
-            {
-                try
-                {
-                    var db = redis.GetDatabase();
-                    return await TakeAsync(db, "addr:" + address, _perAddress) ?? await TakeAsync(db, "user:" + user, _perUsername);
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException)
-                {
-                    failure = e;
-                }
-            }
-            _metrics.LoginThrottleFallback();
-            var now = Environment.TickCount64;
-            var last = Interlocked.Read(ref _lastWarning);
-            if (now - last >= WarnEvery.TotalMilliseconds && Interlocked.CompareExchange(ref _lastWarning, now, last) == last)
-                _logger.LogWarning(failure, "Login limits are counted in this replica's memory while Redis cannot be reached (each replica allows the limit)");
-        }
-        using var byAddress = _byAddress.AttemptAcquire(address);
-        if (!byAddress.IsAcquired) return RetryAfter(byAddress);
-        using var byUsername = _byUsername.AttemptAcquire(user);
-        return byUsername.IsAcquired ? null : RetryAfter(byUsername);
+            await store.IncrementAsync(Key("fails", user, address), _window);
+            if (!await IsKnownAsync(store, user, address)) await store.IncrementAsync(_keyPrefix + "user-fails:" + user, _window);
+            return true;
+        });
     }
 
-    async Task<TimeSpan?> TakeAsync(IDatabase db, string key, int limit)
+    /// <summary>The user proved the password from the address (a login or the registration): it is known from now on.</summary>
+    public Task SucceededAsync(string username, string address)
     {
-        var wait = (long)await TakeScript.EvaluateAsync(db, [_keyPrefix + key], [limit, (long)_window.TotalMilliseconds]).WaitAsync(RedisTimeout);
-        return wait < 0 ? null : TimeSpan.FromMilliseconds(Math.Max(wait, 1));
+        var user = Normalize(username);
+        return _counters.RunAsync(async store =>
+        {
+            await store.MarkAsync(Key("known", user, address), _knownAddressTtl);
+            await store.DeleteAsync(Key("fails", user, address));
+            return true;
+        });
     }
 
-    static TimeSpan RetryAfter(RateLimitLease lease) =>
-        lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(60);
+    async Task<bool> IsKnownAsync(WindowCounters.IStore store, string user, string address) =>
+        (await store.ReadAsync(Key("known", user, address))).Count > 0;
 
-    public void Dispose()
-    {
-        _byUsername.Dispose();
-        _byAddress.Dispose();
-        _redis?.ContinueWith(t => t.Result.Dispose(), TaskContinuationOptions.OnlyOnRanToCompletion);
-    }
+    // The address first: it never holds '|', so no username typed at login can name another address's key.
+    string Key(string kind, string user, string address) => $"{_keyPrefix}{kind}:{address}|{user}";
 }
