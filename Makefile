@@ -29,6 +29,7 @@ infra-down:
 # Test projects run one after another (-m:1): fault tests stop and start the shared local servers.
 test: infra-up
 	$(DOTNET) build $(SLN) -c $(CONFIG)
+	$(DOTNET) format $(SLN) --verify-no-changes --no-restore
 	$(DOTNET) test $(SLN) -c $(CONFIG) --no-build -m:1 --logger "console;verbosity=minimal"
 
 # Local platform as processes on loopback ports (users 5101, orders 5102, stock 5103); see scripts/run-local.sh.

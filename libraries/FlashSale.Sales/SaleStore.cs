@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Reflection;
-using StackExchange.Redis;
 using FlashSale.Contracts;
+using StackExchange.Redis;
 
 namespace FlashSale.Sales;
 
@@ -199,7 +199,8 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
                 long.Parse(s.GetValueOrDefault(sku, "0")),
                 long.Parse(rel.GetValueOrDefault(sku, "0")),
                 int.Parse(l.GetValueOrDefault(sku, "1")),
-                decimal.Parse(p.GetValueOrDefault(sku, "0"), CultureInfo.InvariantCulture)) { Name = n.GetValueOrDefault(sku, sku) })
+                decimal.Parse(p.GetValueOrDefault(sku, "0"), CultureInfo.InvariantCulture))
+            { Name = n.GetValueOrDefault(sku, sku) })
             .ToList();
     }
 

@@ -40,7 +40,8 @@ static class JwtSetup
         {
             var auth = sp.GetRequiredService<IConfiguration>().GetSection("Auth");
             return new CachingJsonWebTokenHandler(auth.GetValue("TokenCacheSize", CachingJsonWebTokenHandler.DefaultCapacity),
-                auth.GetValue("TokenCacheTtl", CachingJsonWebTokenHandler.DefaultTtl)) { MapInboundClaims = false };
+                auth.GetValue("TokenCacheTtl", CachingJsonWebTokenHandler.DefaultTtl))
+            { MapInboundClaims = false };
         });
         services.AddTransient<BearerTokenHandler>();
         services.AddAuthentication(o =>

@@ -1,6 +1,6 @@
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Notifications;
 

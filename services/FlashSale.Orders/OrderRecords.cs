@@ -1,8 +1,8 @@
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.Orders.Apis;
 using FlashSale.Sales;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Orders;
 

@@ -1,7 +1,7 @@
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Stock;
 

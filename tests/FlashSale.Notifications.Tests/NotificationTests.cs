@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.TestSupport;
 using RabbitMQ.Client;
-using FlashSale.Contracts;
 
 namespace FlashSale.Notifications.Tests;
 

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.TestSupport;
 using Microsoft.AspNetCore.Hosting;
@@ -8,7 +9,6 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using RabbitMQ.Client;
-using FlashSale.Contracts;
 
 namespace FlashSale.Notifications.Tests;
 

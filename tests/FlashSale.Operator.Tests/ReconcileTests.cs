@@ -1,10 +1,10 @@
+using FlashSale.Contracts;
 using FlashSale.Kubernetes;
 using FlashSale.Kubernetes.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Sales;
 using StackExchange.Redis;
-using FlashSale.Contracts;
 
 namespace FlashSale.Operator.Tests;
 

@@ -1,6 +1,6 @@
-using Microsoft.Extensions.DependencyInjection;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FlashSale.Orders.Tests;
 

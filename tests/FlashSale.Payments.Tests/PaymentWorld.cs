@@ -17,9 +17,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using RabbitMQ.Client;
 using StackExchange.Redis;
+using NotificationsProgram = notifsvc::Program;
 using StockProgram = stocksvc::Program;
 using UsersProgram = userssvc::Program;
-using NotificationsProgram = notifsvc::Program;
 
 namespace FlashSale.Payments.Tests;
 

@@ -1,7 +1,7 @@
+using FlashSale.Contracts;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
 using StackExchange.Redis;
-using FlashSale.Contracts;
 
 namespace FlashSale.Sales.Tests;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
@@ -7,7 +8,6 @@ using FlashSale.Users.Apis;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using RabbitMQ.Client;
-using FlashSale.Contracts;
 
 namespace FlashSale.Users.Tests;
 

@@ -57,7 +57,12 @@ public sealed class CpuSampler
             && int.TryParse(f[38], NumberStyles.Integer, CultureInfo.InvariantCulture, out var policy)
             ? new SchedulingPriority(policy switch
             {
-                0 => "SCHED_OTHER", 1 => "SCHED_FIFO", 2 => "SCHED_RR", 3 => "SCHED_BATCH", 5 => "SCHED_IDLE", 6 => "SCHED_DEADLINE",
+                0 => "SCHED_OTHER",
+                1 => "SCHED_FIFO",
+                2 => "SCHED_RR",
+                3 => "SCHED_BATCH",
+                5 => "SCHED_IDLE",
+                6 => "SCHED_DEADLINE",
                 _ => $"policy {policy}",
             }, realTime, nice)
             : null;

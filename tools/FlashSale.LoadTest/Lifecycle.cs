@@ -6,8 +6,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
-using FlashSale.Sales;
 using FlashSale.Contracts;
+using FlashSale.Sales;
 
 namespace FlashSale.LoadTest;
 

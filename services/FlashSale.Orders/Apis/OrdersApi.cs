@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FlashSale.Contracts;
 using FlashSale.Orders.Gates;
 using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
@@ -9,7 +10,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Apis;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using FlashSale.Contracts;
 using FlashSale.Orders.Payments;
 using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
@@ -7,7 +8,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Apis;
 

@@ -1,8 +1,8 @@
+using FlashSale.Contracts;
 using FlashSale.Orders.Gates;
 using FlashSale.Sales;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Expiry;
 

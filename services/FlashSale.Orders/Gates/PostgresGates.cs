@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Gates;
 

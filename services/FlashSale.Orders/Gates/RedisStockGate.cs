@@ -1,6 +1,6 @@
+using FlashSale.Contracts;
 using FlashSale.Sales;
 using Microsoft.Extensions.Options;
-using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Gates;
 

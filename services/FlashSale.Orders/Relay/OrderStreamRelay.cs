@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using StackExchange.Redis;
-using FlashSale.Contracts;
 
 namespace FlashSale.Orders.Relay;
 

@@ -1,8 +1,8 @@
+using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.Sales;
 using FlashSale.Users.Extensions;
 using Npgsql;
-using FlashSale.Contracts;
 
 namespace FlashSale.Users.Wallet;
 
