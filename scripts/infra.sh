@@ -252,26 +252,34 @@ down_rabbitmq() {
 # in new/), where a user reads what the platform sent.
 smtp_ready() { (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; }
 
+# start_daemon <name> <ready-check> <tries of 0.1 s> <command...>: a server of ours in the background, its pid and a
+# started marker under .run/infra (stop_daemon stops only what this started).
+start_daemon() {
+  local name=$1 ready=$2 tries=$3; shift 3
+  setsid nohup "$@" >"$STATE/$name.log" 2>&1 < /dev/null &
+  echo $! > "$STATE/$name.pid"
+  for _ in $(seq 1 "$tries"); do "$ready" && break; sleep 0.1; done
+  "$ready" || die "$name did not start; see $STATE/$name.log"
+  touch "$STATE/$name.started"
+}
+
+stop_daemon() { # name ready-check
+  if [[ -f "$STATE/$1.started" && -f "$STATE/$1.pid" ]]; then
+    kill "$(cat "$STATE/$1.pid")" 2>/dev/null || true
+    for _ in $(seq 1 100); do "$2" || break; sleep 0.1; done
+    log "$1 stopped"
+  fi
+  rm -f "$STATE/$1.started" "$STATE/$1.pid"
+}
+
 up_smtp() {
   if smtp_ready; then log "smtp sink already running on 127.0.0.1:$SMTP_PORT"; return; fi
   mkdir -p "$MAILDIR"/{new,cur,tmp}
-  setsid nohup /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" \
-    >"$STATE/smtp.log" 2>&1 < /dev/null &
-  echo $! > "$STATE/smtp.pid"
-  for _ in $(seq 1 100); do smtp_ready && break; sleep 0.1; done
-  smtp_ready || die "the smtp sink did not start; see $STATE/smtp.log"
-  touch "$STATE/smtp.started"
+  start_daemon smtp smtp_ready 100 /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR"
   log "smtp sink ready on 127.0.0.1:$SMTP_PORT (mails in $MAILDIR/new)"
 }
 
-down_smtp() {
-  if [[ -f "$STATE/smtp.started" && -f "$STATE/smtp.pid" ]]; then
-    kill "$(cat "$STATE/smtp.pid")" 2>/dev/null || true
-    for _ in $(seq 1 50); do smtp_ready || break; sleep 0.1; done
-    log "smtp sink stopped"
-  fi
-  rm -f "$STATE/smtp.started" "$STATE/smtp.pid"
-}
+down_smtp() { stop_daemon smtp smtp_ready; }
 
 # Prometheus (Debian's package) scraping the local services at the ports of the operator's local table (users 5101, orders
 # 5102, stock 5103, notifications 5104) with the chart's alert rules loaded. Not 9090: a system Prometheus may own it.
@@ -305,24 +313,12 @@ up_prometheus() {
   if prometheus_ready; then log "prometheus already running on 127.0.0.1:$PROMETHEUS_PORT"; return; fi
   mkdir -p "$PROMETHEUS_DIR/data"
   prometheus_config > "$PROMETHEUS_DIR/prometheus.yml"
-  setsid nohup /usr/bin/prometheus --config.file="$PROMETHEUS_DIR/prometheus.yml" --storage.tsdb.path="$PROMETHEUS_DIR/data" \
-    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --storage.tsdb.retention.time=2d \
-    >"$STATE/prometheus.log" 2>&1 < /dev/null &
-  echo $! > "$STATE/prometheus.pid"
-  for _ in $(seq 1 300); do prometheus_ready && break; sleep 0.1; done
-  prometheus_ready || die "prometheus did not start; see $STATE/prometheus.log"
-  touch "$STATE/prometheus.started"
+  start_daemon prometheus prometheus_ready 300 /usr/bin/prometheus --config.file="$PROMETHEUS_DIR/prometheus.yml" \
+    --storage.tsdb.path="$PROMETHEUS_DIR/data" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --storage.tsdb.retention.time=2d
   log "prometheus ready on http://127.0.0.1:$PROMETHEUS_PORT (config $PROMETHEUS_DIR/prometheus.yml)"
 }
 
-down_prometheus() {
-  if [[ -f "$STATE/prometheus.started" && -f "$STATE/prometheus.pid" ]]; then
-    kill "$(cat "$STATE/prometheus.pid")" 2>/dev/null || true
-    for _ in $(seq 1 100); do prometheus_ready || break; sleep 0.1; done
-    log "prometheus stopped"
-  fi
-  rm -f "$STATE/prometheus.started" "$STATE/prometheus.pid"
-}
+down_prometheus() { stop_daemon prometheus prometheus_ready; }
 
 print_env() {
   cat <<ENV

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace FlashSale.Monitoring.Tests;
@@ -54,7 +53,7 @@ sealed class PrometheusServer : IAsyncDisposable
         }
         await File.WriteAllTextAsync(Path.Combine(directory, "prometheus.yml"), config.ToString());
 
-        var port = FreePort();
+        var port = FlashSale.Platform.Tests.RenderedPlatform.FreePort();
         var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
         foreach (var argument in new[]
                  {
@@ -101,15 +100,6 @@ sealed class PrometheusServer : IAsyncDisposable
         var root = JsonDocument.Parse(await _http.GetStringAsync("/api/v1/targets")).RootElement;
         return root.GetProperty("data").GetProperty("activeTargets").EnumerateArray()
             .ToDictionary(t => t.GetProperty("labels").GetProperty("service").GetString()!, t => t.GetProperty("health").GetString()!);
-    }
-
-    static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     public async ValueTask DisposeAsync()
