@@ -60,34 +60,21 @@ public static class LocalCommand
         Entities.V1Alpha1FlashSale? resource = null;
         try
         {
-            var tree = ResourceFile.LoadTree(o.File!);
-            ApplyOverrides(tree, o);
             if (o.Out is null)
             {
+                // Preloading needs only the sale's own fields: a sale file without image or infrastructure will do.
+                var tree = ResourceFile.LoadTree(o.File!);
+                ApplyOverrides(tree, o);
                 sale = SaleFile.Parse(tree.ToJsonString(), o.File!);
             }
             else
             {
-                var fs = ResourceFile.ToResource(tree, o.File!);
-                var (mapped, errors) = SaleMapping.Map(fs);
-                if (mapped is null)
-                {
-                    throw new SaleFileException(o.File!, errors);
-                }
-
-                sale = mapped;
-                resource = fs;
+                (resource, sale) = ResourceFile.LoadSale(o.File!, tree => ApplyOverrides(tree, o));
             }
         }
         catch (SaleFileException e)
         {
-            error.WriteLine($"{o.File} is invalid:");
-            foreach (var message in e.Errors)
-            {
-                error.WriteLine($"  - {message}");
-            }
-
-            return 2;
+            return ResourceFile.Refuse(error, o.File!, e.Errors);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {

@@ -42,32 +42,24 @@ public static class RenderCommand
         }
 
         Entities.V1Alpha1FlashSale fs;
+        Sales.SaleDefinition sale;
         try
         {
-            var tree = ResourceFile.LoadTree(file);
-            if (ns is not null)
+            (fs, sale) = ResourceFile.LoadSale(file, tree =>
             {
-                (tree["metadata"] as JsonObject ?? (JsonObject)(tree["metadata"] = new JsonObject()))["namespace"] = ns;
-            }
-
-            fs = ResourceFile.ToResource(tree, file);
+                if (ns is not null)
+                {
+                    (tree["metadata"] as JsonObject ?? (JsonObject)(tree["metadata"] = new JsonObject()))["namespace"] = ns;
+                }
+            });
+        }
+        catch (Sales.SaleFileException e)
+        {
+            return ResourceFile.Refuse(error, file, e.Errors);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
             error.WriteLine($"cannot read {file}: {e.Message}");
-            return 2;
-        }
-
-        fs.Metadata.NamespaceProperty ??= "default";
-        var (sale, errors) = SaleMapping.Map(fs);
-        if (sale is null)
-        {
-            error.WriteLine($"{file} is invalid:");
-            foreach (var message in errors)
-            {
-                error.WriteLine($"  - {message}");
-            }
-
             return 2;
         }
 

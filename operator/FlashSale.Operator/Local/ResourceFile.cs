@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
+using FlashSale.Sales;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -53,6 +55,32 @@ public static class ResourceFile
         {
             throw new InvalidDataException($"{source}: {e.Path?.TrimStart('$', '.')} has the wrong type ({e.Message})", e);
         }
+    }
+
+    /// <summary>
+    /// The resource and its sale as the operator validates them; <paramref name="edit"/> changes the tree first, as a shop
+    /// would before applying the file. Throws <see cref="SaleFileException"/> naming every invalid field.
+    /// </summary>
+    public static (V1Alpha1FlashSale Resource, SaleDefinition Sale) LoadSale(string path, Action<JsonObject> edit)
+    {
+        var tree = LoadTree(path);
+        edit(tree);
+        var fs = ToResource(tree, path);
+        fs.Metadata.NamespaceProperty ??= "default";
+        var (sale, errors) = SaleMapping.Map(fs);
+        return sale is null ? throw new SaleFileException(path, errors) : (fs, sale);
+    }
+
+    /// <summary>What a command prints for a sale file it refuses (exit code 2).</summary>
+    public static int Refuse(TextWriter error, string path, IEnumerable<string> errors)
+    {
+        error.WriteLine($"{path} is invalid:");
+        foreach (var message in errors)
+        {
+            error.WriteLine($"  - {message}");
+        }
+
+        return 2;
     }
 
     public static string ToJson(V1Alpha1FlashSale fs) =>
