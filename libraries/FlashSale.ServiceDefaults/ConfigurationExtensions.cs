@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Configuration;
-
 namespace FlashSale.ServiceDefaults;
 
 public static class ConfigurationExtensions

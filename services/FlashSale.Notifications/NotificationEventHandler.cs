@@ -1,6 +1,5 @@
 using FlashSale.Contracts;
 using FlashSale.Messaging;
-using Npgsql;
 
 namespace FlashSale.Notifications;
 

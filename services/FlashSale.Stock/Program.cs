@@ -1,5 +1,3 @@
-using FlashSale.ServiceDefaults;
-using FlashSale.Stock.Apis;
 using FlashSale.Stock.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);

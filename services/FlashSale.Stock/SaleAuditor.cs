@@ -1,4 +1,3 @@
-using FlashSale.Sales;
 using Npgsql;
 using StackExchange.Redis;
 

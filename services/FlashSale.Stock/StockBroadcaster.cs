@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using FlashSale.Sales;
 
 namespace FlashSale.Stock;
 

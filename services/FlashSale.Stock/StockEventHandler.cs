@@ -1,6 +1,5 @@
 using FlashSale.Contracts;
 using FlashSale.Messaging;
-using FlashSale.Sales;
 using Npgsql;
 
 namespace FlashSale.Stock;

@@ -1,6 +1,4 @@
 using System.Diagnostics.Metrics;
-using FlashSale.Sales;
-using FlashSale.Stock.Apis;
 using Microsoft.Extensions.Options;
 
 namespace FlashSale.Stock;

@@ -1,4 +1,3 @@
-using FlashSale.ServiceDefaults;
 using FlashSale.Users.Apis;
 using FlashSale.Users.Extensions;
 

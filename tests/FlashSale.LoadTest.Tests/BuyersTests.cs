@@ -1,28 +1,17 @@
-using System.Security.Cryptography;
 using FlashSale.LoadTest;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace FlashSale.LoadTest.Tests;
 
 /// <summary>Which cached tokens the load tool reuses: judged by each token's own expiry, key and claims.</summary>
 public class BuyersTests
 {
-    static readonly SymmetricSecurityKey Key = new(RandomNumberGenerator.GetBytes(32)) { KeyId = "current" };
+    static readonly TokenMinter Current = new("current");
     static readonly HashSet<string> Kids = ["current"];
     static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
 
-    static string Token(TimeSpan lifetime, TimeSpan age, bool email = true, SymmetricSecurityKey? key = null)
-    {
-        var issued = (Now - age).UtcDateTime;
-        var claims = new Dictionary<string, object> { ["sub"] = Guid.NewGuid().ToString(), ["name"] = "lt-buyer-000001" };
-        if (email) claims["email"] = "lt-buyer-000001@loadtest.flashsale.local";
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Claims = claims, IssuedAt = issued, NotBefore = issued, Expires = issued + lifetime,
-            SigningCredentials = new SigningCredentials(key ?? Key, SecurityAlgorithms.HmacSha256),
-        });
-    }
+    static string Token(TimeSpan lifetime, TimeSpan age, bool email = true, TokenMinter? minter = null) =>
+        (minter ?? Current).Mint(Guid.NewGuid(), "lt-buyer-000001", lifetime: lifetime, notBefore: (Now - age).UtcDateTime,
+            email: email ? "lt-buyer-000001@loadtest.flashsale.local" : null);
 
     static readonly TimeSpan Twenty = TimeSpan.FromMinutes(20);
 
@@ -45,8 +34,7 @@ public class BuyersTests
     public void ATokenWithoutTheEmailClaimOrOfAnotherKeyIsNotReused()
     {
         Assert.False(Buyers.Reusable(Token(TimeSpan.FromHours(12), TimeSpan.Zero, email: false), Now, Twenty, Kids));
-        var old = new SymmetricSecurityKey(RandomNumberGenerator.GetBytes(32)) { KeyId = "rotated-out" };
-        Assert.False(Buyers.Reusable(Token(TimeSpan.FromHours(12), TimeSpan.Zero, key: old), Now, Twenty, Kids));
+        Assert.False(Buyers.Reusable(Token(TimeSpan.FromHours(12), TimeSpan.Zero, minter: new TokenMinter("rotated-out")), Now, Twenty, Kids));
         Assert.False(Buyers.Reusable("not a token", Now, Twenty, Kids));
     }
 }

@@ -1,10 +1,8 @@
-using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace FlashSale.LoadTest.Tests;
 
@@ -25,7 +23,7 @@ public sealed class FakePlatform : IAsyncDisposable
     sealed record Note(Guid OrderId, string Template, string Recipient);
 
     readonly Lock _lock = new();
-    readonly SymmetricSecurityKey _key = new(RandomNumberGenerator.GetBytes(32)) { KeyId = "fake" };
+    readonly TokenMinter _minter = new("fake");
     readonly Dictionary<string, User> _users = new(StringComparer.OrdinalIgnoreCase);
     readonly Dictionary<Guid, Order> _orders = [];
     readonly List<Note> _notes = [];
@@ -72,12 +70,7 @@ public sealed class FakePlatform : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    string Token(User u) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-    {
-        Claims = new Dictionary<string, object> { ["sub"] = u.Id.ToString(), ["name"] = u.Username, ["email"] = u.Email },
-        IssuedAt = DateTime.UtcNow, NotBefore = DateTime.UtcNow, Expires = DateTime.UtcNow.AddHours(1),
-        SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.HmacSha256),
-    });
+    string Token(User u) => _minter.Mint(u.Id, u.Username, email: u.Email);
 
     object TokenAnswer(User u) => new { accessToken = Token(u), tokenType = "Bearer", expiresIn = 3600, expiresAt = DateTimeOffset.UtcNow.AddHours(1) };
 

@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace FlashSale.Monitoring.Tests;
 
 /// <summary>The Prometheus text format as the services write it: families (# TYPE) and their series.</summary>

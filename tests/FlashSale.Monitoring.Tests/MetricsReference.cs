@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace FlashSale.Monitoring.Tests;
 
 /// <summary>docs/metrics.md's tables: rows "| `name` | type | `label`, `label` | meaning |".</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using FlashSale.TestSupport;
 
 namespace FlashSale.Monitoring.Tests;
 
@@ -53,7 +54,7 @@ sealed class PrometheusServer : IAsyncDisposable
         }
         await File.WriteAllTextAsync(Path.Combine(directory, "prometheus.yml"), config.ToString());
 
-        var port = FlashSale.Platform.Tests.RenderedPlatform.FreePort();
+        var port = Infra.FreePort();
         var start = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
         foreach (var argument in new[]
                  {

@@ -1,9 +1,5 @@
 using System.Net;
 using System.Text;
-using FlashSale.Contracts;
-using FlashSale.Messaging;
-using FlashSale.TestSupport;
-using RabbitMQ.Client;
 
 namespace FlashSale.Notifications.Tests;
 

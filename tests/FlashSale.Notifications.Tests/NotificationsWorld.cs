@@ -1,14 +1,10 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
-using FlashSale.Contracts;
-using FlashSale.Messaging;
-using FlashSale.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using RabbitMQ.Client;
 
 namespace FlashSale.Notifications.Tests;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using FlashSale.LoadTest;
-using FlashSale.TestSupport;
 using Xunit.Abstractions;
 
 namespace FlashSale.Platform.Tests;

@@ -1,9 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using FlashSale.Operator;
-using FlashSale.TestSupport;
 
 namespace FlashSale.Platform.Tests;
 
@@ -40,7 +37,8 @@ public sealed class RenderedPlatform : IAsyncDisposable
     {
         await Infra.RequireAsync();
         var directory = Path.Combine(Path.GetTempPath(), "flashsale-platform-" + Guid.NewGuid().ToString("N")[..12]);
-        var ports = Services.ToDictionary(s => s, _ => FreePort());
+        var free = Infra.FreePorts(Services.Length);
+        var ports = Services.Select((s, i) => (s, i)).ToDictionary(x => x.s, x => free[x.i]);
         var platform = new RenderedPlatform(directory, saleFile, saleName, ports);
         var secrets = new Dictionary<string, string>
         {
@@ -154,15 +152,6 @@ public sealed class RenderedPlatform : IAsyncDisposable
     }
 
     static string BuildConfiguration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
-
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,6 +1,3 @@
-using FlashSale.Sales;
-using FlashSale.TestSupport;
-
 namespace FlashSale.Sales.Tests;
 
 public class SaleFileTests

@@ -1,6 +1,4 @@
 using FlashSale.Contracts;
-using FlashSale.Sales;
-using FlashSale.TestSupport;
 using StackExchange.Redis;
 
 namespace FlashSale.Sales.Tests;

@@ -1,19 +1,15 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Claims;
 using System.Text.Json;
-using FlashSale.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
+using FlashSale.LoadTest;
 using Microsoft.Extensions.Options;
 
 namespace FlashSale.ServiceDefaults.Tests;
 
 public sealed class AuthenticationTests : IAsyncLifetime
 {
-    readonly Signer _trusted = new();
+    readonly TokenMinter _trusted = new();
     WebApplication _app = null!;
     HttpClient _client = null!;
 
@@ -27,7 +23,7 @@ public sealed class AuthenticationTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _app = await TestApp.StartAsync(_trusted.Settings(), MapMe);
+        _app = await TestApp.StartAsync(_trusted.AuthSettings(), MapMe);
         _client = _app.Client();
     }
 
@@ -53,7 +49,7 @@ public sealed class AuthenticationTests : IAsyncLifetime
     public async Task AValidTokenGivesTheUserIdNameAndRoleFromItsClaims()
     {
         var id = Guid.NewGuid();
-        var response = await GetAsync("/me", _trusted.Mint(id, admin: true));
+        var response = await GetAsync("/me", _trusted.Mint(id, "alice", admin: true));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(new Me(id, "alice", true), await response.Content.ReadFromJsonAsync<Me>());
     }
@@ -102,7 +98,7 @@ public sealed class AuthenticationTests : IAsyncLifetime
 
     [Fact]
     public async Task ATokenSignedByAnUntrustedKeyWithATrustedKidIsRejected() =>
-        await AssertUnauthorizedAsync(new Signer(_trusted.KeyId).Mint(), "The token's signature is invalid");
+        await AssertUnauthorizedAsync(new TokenMinter(_trusted.KeyId).Mint(), "The token's signature is invalid");
 
     [Fact]
     public async Task ATamperedTokenIsRejected()
@@ -123,15 +119,15 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [Fact]
     public async Task AnUnsignedAlgNoneTokenIsRejected()
     {
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "none", typ = "JWT" }, Payload(), null), "The token's signature is invalid");
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "none", typ = "JWT", kid = _trusted.KeyId }, Payload(), null), "The token's signature is invalid");
+        await AssertUnauthorizedAsync(Forged.Token(new { alg = "none", typ = "JWT" }, Payload(), null), "The token's signature is invalid");
+        await AssertUnauthorizedAsync(Forged.Token(new { alg = "none", typ = "JWT", kid = _trusted.KeyId }, Payload(), null), "The token's signature is invalid");
     }
 
     [Fact]
     public async Task AnHs256TokenKeyedWithThePublicKeyIsRejected()
     {
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicModulus), "The token's signature is invalid");
-        await AssertUnauthorizedAsync(Signer.Forge(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicKeyPem), "The token's signature is invalid");
+        await AssertUnauthorizedAsync(Forged.Token(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicModulus), "The token's signature is invalid");
+        await AssertUnauthorizedAsync(Forged.Token(new { alg = "HS256", typ = "JWT", kid = _trusted.KeyId }, Payload(), _trusted.PublicKeyPem), "The token's signature is invalid");
     }
 
     [Fact]

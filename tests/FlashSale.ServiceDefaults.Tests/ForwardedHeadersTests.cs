@@ -1,6 +1,3 @@
-using FlashSale.TestSupport;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 
 namespace FlashSale.ServiceDefaults.Tests;

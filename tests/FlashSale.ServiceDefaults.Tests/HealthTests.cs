@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using FlashSale.TestSupport;
-using Microsoft.AspNetCore.Builder;
 
 namespace FlashSale.ServiceDefaults.Tests;
 

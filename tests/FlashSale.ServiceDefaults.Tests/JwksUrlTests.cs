@@ -1,11 +1,8 @@
-using System.Net;
 using System.Net.Http.Headers;
-using Microsoft.AspNetCore.Builder;
+using FlashSale.LoadTest;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace FlashSale.ServiceDefaults.Tests;
 
@@ -53,8 +50,8 @@ public sealed class JwksUrlTests
     [Fact]
     public async Task AServiceTrustsTokensSignedByAKeyFromTheJwksUrlAndCachesTheKeys()
     {
-        var a = new Signer();
-        await using var issuer = await JwksServer.StartAsync(a.Jwks());
+        var a = new TokenMinter();
+        await using var issuer = await JwksServer.StartAsync(a.Jwks);
         await using var service = await StartServiceAsync(issuer.Url, "00:00:00");
 
         for (var i = 0; i < 5; i++) Assert.Equal(HttpStatusCode.OK, await CallAsync(service, a.Mint()));
@@ -64,12 +61,12 @@ public sealed class JwksUrlTests
     [Fact]
     public async Task AnUnknownKidMakesTheServiceFetchTheRotatedJwksAndAcceptTheSameRequest()
     {
-        Signer a = new(), b = new();
-        await using var issuer = await JwksServer.StartAsync(a.Jwks());
+        TokenMinter a = new(), b = new();
+        await using var issuer = await JwksServer.StartAsync(a.Jwks);
         await using var service = await StartServiceAsync(issuer.Url, "00:00:00");
         Assert.Equal(HttpStatusCode.OK, await CallAsync(service, a.Mint()));
 
-        issuer.Jwks = Signer.Jwks(a, b);
+        issuer.Jwks = TokenMinter.JwksOf(a, b);
         Assert.Equal(HttpStatusCode.OK, await CallAsync(service, b.Mint()));
         Assert.Equal(2, issuer.Fetches);
     }
@@ -77,12 +74,12 @@ public sealed class JwksUrlTests
     [Fact]
     public async Task UnknownKidsDoNotMakeTheServiceFetchMoreThanOncePerMinimumInterval()
     {
-        var a = new Signer();
-        await using var issuer = await JwksServer.StartAsync(a.Jwks());
+        var a = new TokenMinter();
+        await using var issuer = await JwksServer.StartAsync(a.Jwks);
         await using var service = await StartServiceAsync(issuer.Url, "01:00:00");
         Assert.Equal(HttpStatusCode.OK, await CallAsync(service, a.Mint()));
 
-        for (var i = 0; i < 20; i++) Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(service, new Signer().Mint()));
+        for (var i = 0; i < 20; i++) Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(service, new TokenMinter().Mint()));
         Assert.Equal(1, issuer.Fetches);
         Assert.Equal(HttpStatusCode.OK, await CallAsync(service, a.Mint()));
     }
@@ -91,6 +88,6 @@ public sealed class JwksUrlTests
     public async Task AnUnreachableJwksUrlGivesA401NotAnError()
     {
         await using var service = await StartServiceAsync("http://127.0.0.1:9/.well-known/jwks.json", "00:00:00");
-        Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(service, new Signer().Mint()));
+        Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(service, new TokenMinter().Mint()));
     }
 }

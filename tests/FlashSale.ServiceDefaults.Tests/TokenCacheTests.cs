@@ -1,10 +1,7 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Claims;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
+using FlashSale.LoadTest;
 using Microsoft.IdentityModel.Tokens;
 
 namespace FlashSale.ServiceDefaults.Tests;
@@ -18,13 +15,13 @@ public sealed class TokenCacheTests
         public override DateTimeOffset GetUtcNow() => Now;
     }
 
-    readonly Signer _signer = new();
+    readonly TokenMinter _signer = new();
     readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
 
     TokenValidationParameters Parameters() => new()
     {
         ValidIssuer = "flashsale", ValidAudience = "flashsale", ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
-        IssuerSigningKeys = JwksKeyCache.ParseJwks(_signer.Jwks()), RequireExpirationTime = true, ClockSkew = TimeSpan.Zero,
+        IssuerSigningKeys = JwksKeyCache.ParseJwks(_signer.Jwks), RequireExpirationTime = true, ClockSkew = TimeSpan.Zero,
     };
 
     [Fact]
@@ -137,7 +134,7 @@ public sealed class TokenCacheTests
     [Fact]
     public async Task TheServicePipelineUsesTheCacheAndStillRejectsWhatItMust()
     {
-        await using var app = await TestApp.StartAsync(_signer.Settings(), AuthenticationTests.MapMe);
+        await using var app = await TestApp.StartAsync(_signer.AuthSettings(), AuthenticationTests.MapMe);
         var client = app.Client();
         var handler = app.Services.GetRequiredService<CachingJsonWebTokenHandler>();
         async Task<HttpStatusCode> MeAsync(string token)
@@ -167,7 +164,7 @@ public sealed class TokenCacheTests
     [Fact]
     public async Task WhatOneRequestAddsToItsPrincipalDoesNotReachTheNextRequestWithTheSameToken()
     {
-        await using var app = await TestApp.StartAsync(_signer.Settings(), a =>
+        await using var app = await TestApp.StartAsync(_signer.AuthSettings(), a =>
         {
             AuthenticationTests.MapMe(a);
             a.MapGet("/escalate", (ClaimsPrincipal user) =>

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Net.Sockets;
-using Npgsql;
 
 namespace FlashSale.TestSupport;
 
@@ -52,6 +50,18 @@ public static class Infra
         return await TestDatabases.CreateAsync(prefix);
     }
 
+    /// <summary>Loopback ports the kernel hands out as free right now, all distinct (held open together while chosen).</summary>
+    public static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(System.Net.IPAddress.Loopback, 0)).ToList();
+        listeners.ForEach(l => l.Start());
+        var ports = listeners.Select(l => ((System.Net.IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        listeners.ForEach(l => l.Stop());
+        return ports;
+    }
+
+    public static int FreePort() => FreePorts(1)[0];
+
     static string FindRepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
@@ -92,7 +102,7 @@ public sealed class PrivateInfra : IAsyncDisposable
     {
         // Ports the kernel hands out as free right now (never the shared servers' ports), so that test processes running
         // side by side cannot collide.
-        var ports = FreePorts(4);
+        var ports = Infra.FreePorts(4);
         PostgresPort = ports[0]; RedisPort = ports[1]; AmqpPort = ports[2];
         _env = new()
         {
@@ -103,15 +113,6 @@ public sealed class PrivateInfra : IAsyncDisposable
             ["FLASHSALE_AMQP_DIST_PORT"] = ports[3].ToString(),
             ["FLASHSALE_RABBIT_NODE"] = $"fs{AmqpPort}",
         };
-    }
-
-    static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var ports = listeners.Select(l => ((System.Net.IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
     }
 
     public string Postgres => $"Host=127.0.0.1;Port={PostgresPort};Database=flashsale;Username=flashsale;Password=flashsale-dev";

@@ -1,63 +1,30 @@
-using System.Security.Claims;
 using System.Security.Cryptography;
-using System.Text.Json;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
+using FlashSale.LoadTest;
 
 namespace FlashSale.TestSupport;
 
 /// <summary>
-/// A test signing key the services trust through their normal validation path: configure a service with
-/// <c>Auth:Jwks</c> = <see cref="Jwks"/> (inline JWKS), exactly as it would trust the users service's JWKS endpoint.
+/// The tests' token minter, trusted by a service through its normal validation path: configure it with
+/// <see cref="AuthSettings"/> (<c>Auth:Jwks</c> an inline JWKS), exactly as it would trust the users service's JWKS endpoint.
 /// </summary>
 public static class TestTokens
 {
-    public const string Issuer = "flashsale";
-    public const string Audience = "flashsale";
+    public const string Issuer = TokenMinter.Issuer;
+    public const string Audience = TokenMinter.Audience;
 
-    static readonly RSA Rsa = RSA.Create(2048);
-    static readonly RsaSecurityKey Key = new(Rsa) { KeyId = "test-key-" + Guid.NewGuid().ToString("N")[..8] };
+    public static TokenMinter Minter { get; } = new("test-key-" + Guid.NewGuid().ToString("N")[..8]);
 
-    public static string Jwks { get; } = BuildJwks();
+    public static string Jwks => Minter.Jwks;
 
-    /// <summary>Configuration entries that make a service trust test tokens.</summary>
-    public static IEnumerable<KeyValuePair<string, string?>> AuthSettings() =>
-    [
-        new("Auth:Issuer", Issuer),
-        new("Auth:Audience", Audience),
-        new("Auth:Jwks", Jwks),
-    ];
+    public static IEnumerable<KeyValuePair<string, string?>> AuthSettings() => Minter.AuthSettings();
 
-    public static string Mint(Guid userId, string? username = null, bool admin = false, TimeSpan? lifetime = null, DateTime? notBefore = null)
+    public static string Mint(Guid userId, string? username = null, bool admin = false, TimeSpan? lifetime = null, DateTime? notBefore = null) =>
+        Minter.Mint(userId, username, admin, lifetime, notBefore);
+
+    /// <summary>A PKCS#8 PEM RSA key for a users service under test (its own signing key).</summary>
+    public static string NewSigningKeyPem()
     {
-        var now = notBefore ?? DateTime.UtcNow;
-        var claims = new Dictionary<string, object>
-        {
-            ["sub"] = userId.ToString(),
-            ["name"] = username ?? "buyer-" + userId.ToString("N")[..8],
-        };
-        if (admin) claims["role"] = "admin";
-        var descriptor = new SecurityTokenDescriptor
-        {
-            Issuer = Issuer,
-            Audience = Audience,
-            Claims = claims,
-            NotBefore = now,
-            IssuedAt = now,
-            Expires = now + (lifetime ?? TimeSpan.FromHours(1)),
-            SigningCredentials = new SigningCredentials(Key, SecurityAlgorithms.RsaSha256),
-        };
-        return new JsonWebTokenHandler().CreateToken(descriptor);
-    }
-
-    static string BuildJwks()
-    {
-        var p = Rsa.ExportParameters(false);
-        var jwk = new Dictionary<string, string>
-        {
-            ["kty"] = "RSA", ["use"] = "sig", ["alg"] = "RS256", ["kid"] = Key.KeyId,
-            ["n"] = Base64UrlEncoder.Encode(p.Modulus), ["e"] = Base64UrlEncoder.Encode(p.Exponent),
-        };
-        return JsonSerializer.Serialize(new { keys = new[] { jwk } });
+        using var rsa = RSA.Create(2048);
+        return rsa.ExportPkcs8PrivateKeyPem();
     }
 }

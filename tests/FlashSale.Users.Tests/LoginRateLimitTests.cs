@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using FlashSale.TestSupport;
-
 namespace FlashSale.Users.Tests;
 
 public sealed class LoginRateLimitTests

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using FlashSale.TestSupport;
-
 namespace FlashSale.Users.Tests;
 
 /// <summary>Stops and restarts a private PostgreSQL (never the shared one) under a running users service.</summary>

@@ -1,10 +1,6 @@
-using System.Net;
-using System.Net.Http.Json;
 using FlashSale.Contracts;
 using FlashSale.Messaging;
 using FlashSale.Sales;
-using FlashSale.TestSupport;
-using FlashSale.Users.Apis;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using RabbitMQ.Client;

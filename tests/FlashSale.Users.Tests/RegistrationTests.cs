@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text;
-using FlashSale.Users.Apis;
 
 namespace FlashSale.Users.Tests;
 

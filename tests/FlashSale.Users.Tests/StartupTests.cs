@@ -1,5 +1,3 @@
-using FlashSale.TestSupport;
-
 namespace FlashSale.Users.Tests;
 
 public sealed class StartupTests

@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using FlashSale.Users.Apis;
 using Npgsql;
 
 namespace FlashSale.Users.Tests;

@@ -1,47 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using FlashSale.Sales;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using StackExchange.Redis;
 
 namespace FlashSale.LoadTest;
-
-/// <summary>Signs tokens with a key of its own; services trust it through <c>Auth__Jwks</c> (inline JWKS), as in the tests.</summary>
-public sealed class TokenMinter
-{
-    public const string Issuer = "flashsale", Audience = "flashsale";
-    readonly RsaSecurityKey _key = new(RSA.Create(2048)) { KeyId = "bench-" + Guid.NewGuid().ToString("N")[..8] };
-    readonly JsonWebTokenHandler _handler = new();
-
-    public string Jwks
-    {
-        get
-        {
-            var p = _key.Rsa.ExportParameters(false);
-            return JsonSerializer.Serialize(new
-            {
-                keys = new[] { new { kty = "RSA", use = "sig", alg = "RS256", kid = _key.KeyId, n = Base64UrlEncoder.Encode(p.Modulus), e = Base64UrlEncoder.Encode(p.Exponent) } },
-            });
-        }
-    }
-
-    public string Mint(Guid userId, string name, bool admin = false, TimeSpan? lifetime = null)
-    {
-        var now = DateTime.UtcNow;
-        var claims = new Dictionary<string, object> { ["sub"] = userId.ToString(), ["name"] = name };
-        if (admin) claims["role"] = "admin";
-        return _handler.CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = Issuer, Audience = Audience, Claims = claims, NotBefore = now, IssuedAt = now, Expires = now + (lifetime ?? TimeSpan.FromHours(2)),
-            SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.RsaSha256),
-        });
-    }
-}
 
 /// <summary>
 /// `make bench`: on one machine, at one concurrency, for one duration each: the HTTP ceiling (/healthz/live of the orders
@@ -98,9 +63,9 @@ public static class Bench
         var minter = new TokenMinter();
         var sw = Stopwatch.StartNew();
         var tokens = new string[buyerCount];
-        Parallel.For(0, buyerCount, i => tokens[i] = minter.Mint(Guid.CreateVersion7(), $"bench-{i}"));
+        Parallel.For(0, buyerCount, i => tokens[i] = minter.Mint(Guid.CreateVersion7(), $"bench-{i}", lifetime: TimeSpan.FromHours(2)));
         var bearers = tokens.Select(Requests.Bearer).ToArray();
-        var admin = minter.Mint(Guid.CreateVersion7(), "bench-admin", admin: true);
+        var admin = minter.Mint(Guid.CreateVersion7(), "bench-admin", admin: true, lifetime: TimeSpan.FromHours(2));
         Console.WriteLine($"   minted {buyerCount} buyer tokens in {sw.Elapsed.TotalSeconds:F1}s");
 
         using var mux = await ConnectionMultiplexer.ConnectAsync(redis + ",abortConnect=false,allowAdmin=true"); // admin: INFO persistence

@@ -3,8 +3,6 @@ using System.Text.Json.Serialization;
 using FlashSale.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FlashSale.Notifications.Apis;
 

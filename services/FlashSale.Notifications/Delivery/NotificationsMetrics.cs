@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Npgsql;
 
 namespace FlashSale.Notifications.Delivery;
 

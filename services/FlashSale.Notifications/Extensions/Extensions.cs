@@ -2,7 +2,6 @@ using FlashSale.Messaging;
 using FlashSale.Notifications.Apis;
 using FlashSale.Notifications.Delivery;
 using FlashSale.ServiceDefaults;
-using Microsoft.Extensions.Options;
 
 namespace FlashSale.Notifications.Extensions;
 

@@ -1,7 +1,4 @@
 using FlashSale.Messaging;
-using FlashSale.Sales;
-using FlashSale.ServiceDefaults;
-using FlashSale.Stock.Apis;
 
 namespace FlashSale.Stock.Extensions;
 

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
-using FlashSale.ServiceDefaults;
 using FlashSale.Users.Extensions;
 using FlashSale.Users.Security;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,5 +1,4 @@
 using FlashSale.Messaging;
-using FlashSale.ServiceDefaults;
 using FlashSale.Users.Security;
 using FlashSale.Users.Wallet;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

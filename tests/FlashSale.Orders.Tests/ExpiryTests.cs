@@ -5,13 +5,13 @@ using System.Text.Json;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
 
-namespace FlashSale.Payments.Tests;
+namespace FlashSale.Orders.Tests;
 
 public class ExpiryTests : IAsyncLifetime
 {
-    PaymentWorld _world = null!;
+    SaleWorld _world = null!;
 
-    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
     public async Task DisposeAsync() => await _world.DisposeAsync();
 
     Task<long> UnreleasedAsync(string sale) => _world.ScalarAsync(
@@ -21,7 +21,7 @@ public class ExpiryTests : IAsyncLifetime
     async Task<(HttpClient Orders, string Buyer)> StartExpiringAsync(string sale)
     {
         var users = _world.StartUsers();
-        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale);
+        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale);
         using var usersHttp = users.Client();
         var (_, buyer) = await _world.RegisterAsync(usersHttp);
         return (orders.Client(), buyer);
@@ -33,7 +33,7 @@ public class ExpiryTests : IAsyncLifetime
         var sale = await _world.NewSaleAsync(stock: 2, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
         var users = _world.StartUsers();
         // The first replica consumes the sale's expiry queue (and sweeps).
-        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
         var stock = _world.StartStock(sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();
@@ -50,7 +50,7 @@ public class ExpiryTests : IAsyncLifetime
         Assert.Equal(2, item.ReleasedInRedis);
         Assert.Equal(2, item.UnitsReleasedInPostgres);
 
-        using (var late = await http.SendAsync(PaymentWorld.Payment(held[0], first)))
+        using (var late = await http.SendAsync(Buyers.Payment(held[0], first)))
         {
             Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
             Assert.Contains("\"EXPIRED\"", await late.Content.ReadAsStringAsync());
@@ -63,7 +63,7 @@ public class ExpiryTests : IAsyncLifetime
         // replica consumes no expiry queue, so the sweep alone must expire the second buyer's orders and finish the rest.
         await _world.StopAsync(orders);
         await _world.ScalarAsync("UPDATE orders.orders SET released_at = NULL WHERE order_id = ANY(@ids)", ("ids", held));
-        _world.StartOrders(users.BaseAddress);
+        _world.StartOrders(users: users.BaseAddress);
         await Eventually.UntilAsync(async () => await UnreleasedAsync(sale.Name) == 0, "all four orders expired and released");
 
         var keys = new SaleKeys(_world.Namespace, sale.Name);
@@ -102,7 +102,7 @@ public class ExpiryTests : IAsyncLifetime
     {
         var sale = await _world.NewSaleAsync(stock: 5, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
         var users = _world.StartUsers(sale: sale.Name);
-        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (buyer, token) = await _world.RegisterAsync(usersHttp);
@@ -114,12 +114,12 @@ public class ExpiryTests : IAsyncLifetime
         // so its lease lapsed long ago and the order falls due.
         using (var debit = new HttpRequestMessage(HttpMethod.Post, "/api/wallet/debits")
         {
-            Content = JsonContent.Create(new { orderId = order, amount = PaymentWorld.Price, currency = "EUR" }),
+            Content = JsonContent.Create(new { orderId = order, amount = SaleWorld.Price, currency = "EUR" }),
             Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) },
         })
         using (var debited = await usersHttp.SendAsync(debit)) Assert.Equal(HttpStatusCode.OK, debited.StatusCode);
         await _world.ScalarAsync("UPDATE orders.orders SET payment_started_at = now() - interval '1 hour' WHERE order_id = @id", ("id", order));
-        Assert.Equal(250m - PaymentWorld.Price, await _world.BalanceAsync(buyer));
+        Assert.Equal(250m - SaleWorld.Price, await _world.BalanceAsync(buyer));
 
         await Eventually.UntilAsync(async () => await _world.StatusAsync(order) == "EXPIRED" && await _world.StatusAsync(untouched) == "EXPIRED",
             "both orders expired");
@@ -127,7 +127,7 @@ public class ExpiryTests : IAsyncLifetime
         Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @id AND kind = 'refund'", ("id", order)));
         Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @id", ("id", untouched)));
         // A late retry of the payment is refused as expired and charges nothing.
-        using (var late = await http.SendAsync(PaymentWorld.Payment(order, token))) Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+        using (var late = await http.SendAsync(Buyers.Payment(order, token))) Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
         Assert.Equal(250m, await _world.BalanceAsync(buyer));
     }
 
@@ -140,7 +140,7 @@ public class ExpiryTests : IAsyncLifetime
         var paid = await _world.PlaceOrderAsync(http, sale.Name, buyer);
         var leased = await _world.PlaceOrderAsync(http, sale.Name, buyer);
         await _world.WaitForOrdersAsync(sale.Name, 2);
-        using (var ok = await http.SendAsync(PaymentWorld.Payment(paid, buyer))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var ok = await http.SendAsync(Buyers.Payment(paid, buyer))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         // A payment attempt in flight (its debit outcome unknown) holds the lease: expiry must wait for it.
         await _world.ScalarAsync("UPDATE orders.orders SET payment_started_at = now() WHERE order_id = @id", ("id", leased));
 
@@ -148,7 +148,7 @@ public class ExpiryTests : IAsyncLifetime
         Assert.Equal("PAID", await _world.StatusAsync(paid));
         Assert.Equal("RESERVED", await _world.StatusAsync(leased));
         // The attempt is retried after the due time and completes (the debit is idempotent per order).
-        using (var ok = await http.SendAsync(PaymentWorld.Payment(leased, buyer))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var ok = await http.SendAsync(Buyers.Payment(leased, buyer))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         Assert.Equal("PAID", await _world.StatusAsync(leased));
         Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE routing_key = 'order.expired'"));
     }
@@ -158,7 +158,7 @@ public class ExpiryTests : IAsyncLifetime
     {
         var sale = await _world.NewSaleAsync(stock: 1, limit: 1, paymentTimeout: TimeSpan.FromSeconds(2));
         var users = _world.StartUsers();
-        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:StockGate"] = "postgres-row-lock");
+        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:StockGate"] = "postgres-row-lock");
         var stock = _world.StartStock(sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();

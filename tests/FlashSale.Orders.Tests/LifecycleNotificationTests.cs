@@ -2,13 +2,13 @@ using System.Net;
 using System.Text.Json;
 using FlashSale.TestSupport;
 
-namespace FlashSale.Payments.Tests;
+namespace FlashSale.Orders.Tests;
 
 public class LifecycleNotificationTests : IAsyncLifetime
 {
-    PaymentWorld _world = null!;
+    SaleWorld _world = null!;
 
-    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
     public async Task DisposeAsync() => await _world.DisposeAsync();
 
     [Fact]
@@ -16,7 +16,7 @@ public class LifecycleNotificationTests : IAsyncLifetime
     {
         var sale = await _world.NewSaleAsync(stock: 10, limit: 2, paymentTimeout: TimeSpan.FromSeconds(5));
         var users = _world.StartUsers();
-        var orders = _world.StartOrders(users.BaseAddress, s => s["Orders:Expiry:Sales"] = sale.Name);
+        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
         var notifications = _world.StartNotifications(sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();
@@ -24,7 +24,7 @@ public class LifecycleNotificationTests : IAsyncLifetime
         var paid = await _world.PlaceOrderAsync(http, sale.Name, token);
         var expired = await _world.PlaceOrderAsync(http, sale.Name, token);
         await _world.WaitForOrdersAsync(sale.Name, 2);
-        using (var ok = await http.SendAsync(PaymentWorld.Payment(paid, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var ok = await http.SendAsync(Buyers.Payment(paid, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         await Eventually.UntilAsync(async () => await _world.StatusAsync(expired) == "EXPIRED", "the unpaid order expired");
 
         Task<long> SentAsync() => _world.ScalarAsync("SELECT count(*) FROM notifications.notifications WHERE status = 'sent'");

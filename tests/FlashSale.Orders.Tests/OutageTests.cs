@@ -3,13 +3,13 @@ using System.Net;
 using System.Text.Json;
 using FlashSale.TestSupport;
 
-namespace FlashSale.Payments.Tests;
+namespace FlashSale.Orders.Tests;
 
 public class OutageTests : IAsyncLifetime
 {
-    PaymentWorld _world = null!;
+    SaleWorld _world = null!;
 
-    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
     public async Task DisposeAsync() => await _world.DisposeAsync();
 
     [Fact]
@@ -17,9 +17,9 @@ public class OutageTests : IAsyncLifetime
     {
         var timeout = TimeSpan.FromSeconds(2);
         var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
-        var port = PaymentWorld.FreePort();
+        var port = Infra.FreePort();
         var users = _world.StartUsers(port);
-        var orders = _world.StartOrders(users.BaseAddress, s =>
+        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s =>
         {
             s["Orders:Payment:Timeout"] = "00:00:02";
             s["Orders:Payment:AttemptTimeout"] = "00:00:01";
@@ -33,14 +33,14 @@ public class OutageTests : IAsyncLifetime
         var first = await _world.PlaceOrderAsync(http, sale.Name, token);
         var second = await _world.PlaceOrderAsync(http, sale.Name, token);
         await _world.WaitForOrdersAsync(sale.Name, 2);
-        using (var ok = await http.SendAsync(PaymentWorld.Payment(first, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var ok = await http.SendAsync(Buyers.Payment(first, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
 
         await _world.StopAsync(users);
         var attempts = new List<(HttpStatusCode Status, TimeSpan Took, string? RetryAfter, string Detail)>();
         for (var i = 0; i < 12; i++)
         {
             var started = Stopwatch.StartNew();
-            using var response = await http.SendAsync(PaymentWorld.Payment(second, token));
+            using var response = await http.SendAsync(Buyers.Payment(second, token));
             var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
             attempts.Add((response.StatusCode, started.Elapsed, response.Headers.RetryAfter?.Delta?.ToString(),
                 body.GetProperty("reason").GetString() + ": " + body.GetProperty("detail").GetString()));
@@ -62,13 +62,13 @@ public class OutageTests : IAsyncLifetime
         HttpStatusCode last = default;
         await Eventually.UntilAsync(async () =>
         {
-            using var response = await http.SendAsync(PaymentWorld.Payment(second, token));
+            using var response = await http.SendAsync(Buyers.Payment(second, token));
             last = response.StatusCode;
             return response.StatusCode == HttpStatusCode.OK;
         }, "the payment succeeds after the users service returned", TimeSpan.FromSeconds(20));
         Assert.Equal("PAID", await _world.StatusAsync(second));
         Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
-        Assert.Equal(250m - 2 * PaymentWorld.Price, await _world.BalanceAsync(buyer));
+        Assert.Equal(250m - 2 * SaleWorld.Price, await _world.BalanceAsync(buyer));
     }
 
     [Fact]
@@ -76,9 +76,9 @@ public class OutageTests : IAsyncLifetime
     {
         var timeout = TimeSpan.FromMilliseconds(1500);
         var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
-        var port = PaymentWorld.FreePort();
+        var port = Infra.FreePort();
         var users = _world.StartUsers(port);
-        var orders = _world.StartOrders(users.BaseAddress, s =>
+        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s =>
         {
             s["Orders:Payment:Timeout"] = "00:00:01.500";
             s["Orders:Payment:AttemptTimeout"] = "00:00:00.400";
@@ -109,7 +109,7 @@ public class OutageTests : IAsyncLifetime
         {
             var attemptsBefore = held.Count;
             var started = Stopwatch.StartNew();
-            using var response = await http.SendAsync(PaymentWorld.Payment(order, token));
+            using var response = await http.SendAsync(Buyers.Payment(order, token));
             var elapsed = started.Elapsed;
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
             Assert.NotNull(response.Headers.RetryAfter);

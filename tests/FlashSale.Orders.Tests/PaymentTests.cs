@@ -3,13 +3,13 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using FlashSale.TestSupport;
 
-namespace FlashSale.Payments.Tests;
+namespace FlashSale.Orders.Tests;
 
 public class PaymentTests : IAsyncLifetime
 {
-    PaymentWorld _world = null!;
+    SaleWorld _world = null!;
 
-    public async Task InitializeAsync() => _world = await PaymentWorld.CreateAsync();
+    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
     public async Task DisposeAsync() => await _world.DisposeAsync();
 
     static async Task<string?> ReasonAsync(HttpResponseMessage response) =>
@@ -20,7 +20,7 @@ public class PaymentTests : IAsyncLifetime
     {
         var sale = await _world.NewSaleAsync();
         var users = _world.StartUsers();
-        var orders = _world.StartOrders(users.BaseAddress);
+        var orders = _world.StartOrders(users: users.BaseAddress);
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (buyer, token) = await _world.RegisterAsync(usersHttp);
@@ -29,7 +29,7 @@ public class PaymentTests : IAsyncLifetime
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
         {
-            using var response = await http.SendAsync(PaymentWorld.Payment(order, token));
+            using var response = await http.SendAsync(Buyers.Payment(order, token));
             return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
         }));
 
@@ -38,11 +38,11 @@ public class PaymentTests : IAsyncLifetime
         Assert.All(views, v => Assert.Equal("PAID", v.Status));
         Assert.Single(views.Select(v => v.PaidAt).Distinct());
         Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o AND kind = 'debit'", ("o", order)));
-        Assert.Equal(250m - PaymentWorld.Price, await _world.BalanceAsync(buyer));
+        Assert.Equal(250m - SaleWorld.Price, await _world.BalanceAsync(buyer));
         Assert.Equal("PAID", await _world.StatusAsync(order));
         Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id = @e", ("e", "order.paid:" + order)));
 
-        using var again = await http.SendAsync(PaymentWorld.Payment(order, token));
+        using var again = await http.SendAsync(Buyers.Payment(order, token));
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(views[0], await again.Content.ReadFromJsonAsync<OrderView>());
     }
@@ -51,8 +51,8 @@ public class PaymentTests : IAsyncLifetime
     public async Task FiftyConcurrentPaymentsWithFundsForTenPayExactlyTenAndTheRestStayPayable()
     {
         var sale = await _world.NewSaleAsync(stock: 100, limit: 50);
-        var users = _world.StartUsers(initialBalance: 10 * PaymentWorld.Price);
-        var orders = _world.StartOrders(users.BaseAddress);
+        var users = _world.StartUsers(initialBalance: 10 * SaleWorld.Price);
+        var orders = _world.StartOrders(users: users.BaseAddress);
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (buyer, token) = await _world.RegisterAsync(usersHttp);
@@ -62,7 +62,7 @@ public class PaymentTests : IAsyncLifetime
 
         var answers = await Task.WhenAll(ids.Select(async id =>
         {
-            using var response = await http.SendAsync(PaymentWorld.Payment(id, token));
+            using var response = await http.SendAsync(Buyers.Payment(id, token));
             return (Id: id, response.StatusCode, Reason: response.IsSuccessStatusCode ? null : await ReasonAsync(response));
         }));
 
@@ -82,10 +82,10 @@ public class PaymentTests : IAsyncLifetime
         var unpaid = answers.First(a => a.StatusCode != HttpStatusCode.OK).Id;
         using (var admin = users.Client(TestTokens.Mint(Guid.NewGuid(), "root", admin: true)))
         {
-            using var topUp = await admin.PostAsJsonAsync($"/api/users/{buyer}/wallet/topups", new { amount = PaymentWorld.Price });
+            using var topUp = await admin.PostAsJsonAsync($"/api/users/{buyer}/wallet/topups", new { amount = SaleWorld.Price });
             Assert.Equal(HttpStatusCode.OK, topUp.StatusCode);
         }
-        using var paid = await http.SendAsync(PaymentWorld.Payment(unpaid, token));
+        using var paid = await http.SendAsync(Buyers.Payment(unpaid, token));
         Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
         Assert.Equal(0m, await _world.BalanceAsync(buyer));
     }
@@ -95,7 +95,7 @@ public class PaymentTests : IAsyncLifetime
     {
         var sale = await _world.NewSaleAsync();
         var users = _world.StartUsers();
-        var orders = _world.StartOrders(users.BaseAddress);
+        var orders = _world.StartOrders(users: users.BaseAddress);
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (_, owner) = await _world.RegisterAsync(usersHttp);
@@ -103,11 +103,11 @@ public class PaymentTests : IAsyncLifetime
         var order = await _world.PlaceOrderAsync(http, sale.Name, owner);
         await _world.WaitForOrdersAsync(sale.Name, 1);
 
-        using var byOther = await http.SendAsync(PaymentWorld.Payment(order, other));
+        using var byOther = await http.SendAsync(Buyers.Payment(order, other));
         Assert.Equal(HttpStatusCode.NotFound, byOther.StatusCode);
         Assert.Equal("ORDER_NOT_FOUND", await ReasonAsync(byOther));
         Assert.NotNull(byOther.Headers.RetryAfter);
-        using var unknown = await http.SendAsync(PaymentWorld.Payment(Guid.NewGuid(), owner));
+        using var unknown = await http.SendAsync(Buyers.Payment(Guid.NewGuid(), owner));
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         using var anonymous = await http.PostAsync($"/api/orders/{order}/payment", null);
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);

@@ -1,8 +1,7 @@
 using System.Net;
 using System.Text.Json;
-using FlashSale.TestSupport;
 
-namespace FlashSale.Orders.Tests;
+namespace FlashSale.Stock.Tests;
 
 public class StockApiTests : IAsyncLifetime
 {
