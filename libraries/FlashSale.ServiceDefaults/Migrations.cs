@@ -8,7 +8,8 @@ namespace FlashSale.ServiceDefaults;
 public static partial class MigrationExtensions
 {
     /// <summary>
-    /// Applies the embedded <c>Migrations/*.sql</c> resources of <paramref name="assembly"/> in name order when the host starts
+    /// Applies the embedded <c>Migrations/*.sql</c> resources of <paramref name="assemblies"/> (the service's own, and those of
+    /// libraries that own tables in its schema, such as the messaging inbox) in name order when the host starts
     /// (before requests are served), under a session advisory lock derived from <paramref name="schema"/> (so several
     /// replicas starting at once apply each exactly once), each applied version recorded in <c>&lt;schema&gt;.schema_versions</c>.
     /// Each migration runs in its own transaction together with its version row; unqualified names resolve to
@@ -17,11 +18,12 @@ public static partial class MigrationExtensions
     /// index on a large table without blocking its writes): such a file holds exactly one statement and must be safe to run
     /// again (<c>IF NOT EXISTS</c>), since a crash between it and its version row would repeat it.
     /// </summary>
-    public static IServiceCollection AddMigrations(this IServiceCollection services, string schema, Assembly assembly)
+    public static IServiceCollection AddMigrations(this IServiceCollection services, string schema, params Assembly[] assemblies)
     {
         if (!SchemaName().IsMatch(schema)) throw new ArgumentException($"'{schema}' is not a plain lower-case schema name", nameof(schema));
+        var migrations = MigrationRunner.Find(assemblies);
         services.AddSingleton<IHostedService>(sp => new MigrationRunner(
-            sp.GetRequiredService<NpgsqlDataSource>(), schema, assembly, sp.GetRequiredService<ILogger<MigrationRunner>>()));
+            sp.GetRequiredService<NpgsqlDataSource>(), schema, migrations, sp.GetRequiredService<ILogger<MigrationRunner>>()));
         return services;
     }
 
@@ -29,24 +31,31 @@ public static partial class MigrationExtensions
     private static partial Regex SchemaName();
 }
 
-sealed class MigrationRunner(NpgsqlDataSource dataSource, string schema, Assembly assembly, ILogger<MigrationRunner> logger) : IHostedService
+sealed class MigrationRunner(NpgsqlDataSource dataSource, string schema, IReadOnlyList<(string Version, Assembly Assembly, string Resource)> migrations,
+    ILogger<MigrationRunner> logger) : IHostedService
 {
-    /// <summary>Embedded migrations as (version, resource name), e.g. ("001_init", "FlashSale.Users.Migrations.001_init.sql").</summary>
-    internal static IReadOnlyList<(string Version, string Resource)> Find(Assembly assembly) =>
-    [
-        .. assembly.GetManifestResourceNames()
+    /// <summary>
+    /// Embedded migrations as (version, assembly, resource name), e.g. ("001_init", FlashSale.Users,
+    /// "FlashSale.Users.Migrations.001_init.sql"), in version order; a version two assemblies both define is refused.
+    /// </summary>
+    internal static IReadOnlyList<(string Version, Assembly Assembly, string Resource)> Find(params Assembly[] assemblies)
+    {
+        var found = assemblies.Distinct().SelectMany(assembly => assembly.GetManifestResourceNames()
             .Where(n => n.EndsWith(".sql", StringComparison.OrdinalIgnoreCase))
             .Select(n => (Name: n, At: Math.Max(n.LastIndexOf("Migrations.", StringComparison.Ordinal), n.LastIndexOf("Migrations/", StringComparison.Ordinal))))
             .Where(x => x.At >= 0)
-            .Select(x => (Version: x.Name[(x.At + "Migrations.".Length)..^".sql".Length], Resource: x.Name))
+            .Select(x => (Version: x.Name[(x.At + "Migrations.".Length)..^".sql".Length], Assembly: assembly, Resource: x.Name)))
             .OrderBy(x => x.Version, StringComparer.Ordinal)
-    ];
+            .ToList();
+        if (found.GroupBy(m => m.Version).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"Migration {twice.Key} is defined by {string.Join(" and ", twice.Select(m => m.Assembly.GetName().Name))}", nameof(assemblies));
+        return found;
+    }
 
     public const string NoTransactionMarker = "-- flashsale:no-transaction";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var migrations = Find(assembly);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // A session lock (not a transaction's): migrations that must run outside a transaction are applied under it too.
         // Taken by polling, not by waiting inside pg_advisory_lock: a replica waiting in a statement is a running
@@ -80,7 +89,7 @@ sealed class MigrationRunner(NpgsqlDataSource dataSource, string schema, Assembl
                 while (await reader.ReadAsync(cancellationToken)) applied.Add(reader.GetString(0));
             }
             var count = 0;
-            foreach (var (version, resource) in migrations.Where(m => !applied.Contains(m.Version)))
+            foreach (var (version, assembly, resource) in migrations.Where(m => !applied.Contains(m.Version)))
             {
                 string sql;
                 await using (var stream = assembly.GetManifestResourceStream(resource)!)

@@ -1,6 +1,5 @@
 using FlashSale.Notifications.Apis;
 using FlashSale.Notifications.Extensions;
-using FlashSale.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();

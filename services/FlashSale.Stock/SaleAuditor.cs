@@ -1,4 +1,3 @@
-using Npgsql;
 using StackExchange.Redis;
 
 namespace FlashSale.Stock;

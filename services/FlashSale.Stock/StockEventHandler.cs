@@ -1,7 +1,3 @@
-using FlashSale.Contracts;
-using FlashSale.Messaging;
-using Npgsql;
-
 namespace FlashSale.Stock;
 
 /// <summary>Keeps stock.products from order events; runs inside the consumer host's transaction (inbox-deduped).</summary>

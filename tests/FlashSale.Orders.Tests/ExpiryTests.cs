@@ -1,9 +1,4 @@
-using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
-using FlashSale.Sales;
-using FlashSale.TestSupport;
 
 namespace FlashSale.Orders.Tests;
 

@@ -1,7 +1,4 @@
-using System.Net;
 using FlashSale.Messaging;
-using FlashSale.Sales;
-using FlashSale.TestSupport;
 using RabbitMQ.Client;
 
 namespace FlashSale.Orders.Tests;

@@ -1,7 +1,4 @@
-using System.Net;
 using System.Text;
-using System.Text.Json;
-using FlashSale.TestSupport;
 
 namespace FlashSale.Orders.Tests;
 

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json;
-using FlashSale.TestSupport;
-
 namespace FlashSale.Orders.Tests;
 
 public class LifecycleNotificationTests : IAsyncLifetime

@@ -1,11 +1,6 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using FlashSale.Contracts;
-using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
-using FlashSale.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FlashSale.Orders.Tests;

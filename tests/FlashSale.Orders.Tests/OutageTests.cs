@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Text.Json;
-using FlashSale.TestSupport;
 
 namespace FlashSale.Orders.Tests;
 
@@ -12,24 +9,32 @@ public class OutageTests : IAsyncLifetime
     public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
     public async Task DisposeAsync() => await _world.DisposeAsync();
 
-    [Fact]
-    public async Task WithTheUsersServiceStoppedPaymentsFailFastWith503AndSucceedOnceItReturns()
+    /// <summary>
+    /// A sale, the users service on a port it can be restarted on, and the orders service paying through it with the given
+    /// payment timeout, attempt timeout and breaker break; a registered buyer.
+    /// </summary>
+    async Task<(FlashSale.Sales.SaleDefinition Sale, int Port, IAsyncDisposable Users, HttpClient Http, (Guid Id, string Token) Buyer)> StartAsync(
+        string timeout, string attemptTimeout, string breakDuration)
     {
-        var timeout = TimeSpan.FromSeconds(2);
         var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
         var port = Infra.FreePort();
         var users = _world.StartUsers(port);
         var orders = _world.StartOrders(users: users.BaseAddress, tweak: s =>
         {
-            s["Orders:Payment:Timeout"] = "00:00:02";
-            s["Orders:Payment:AttemptTimeout"] = "00:00:01";
-            s["Orders:Payment:BreakDuration"] = "00:00:02";
+            s["Orders:Payment:Timeout"] = timeout;
+            s["Orders:Payment:AttemptTimeout"] = attemptTimeout;
+            s["Orders:Payment:BreakDuration"] = breakDuration;
             s["Orders:Payment:BreakerMinimumThroughput"] = "4";
         });
-        using var http = orders.Client();
-        Guid buyer;
-        string token;
-        using (var usersHttp = users.Client()) (buyer, token) = await _world.RegisterAsync(usersHttp);
+        using var usersHttp = users.Client();
+        return (sale, port, users, orders.Client(), await _world.RegisterAsync(usersHttp));
+    }
+
+    [Fact]
+    public async Task WithTheUsersServiceStoppedPaymentsFailFastWith503AndSucceedOnceItReturns()
+    {
+        var timeout = TimeSpan.FromSeconds(2);
+        var (sale, port, users, http, (buyer, token)) = await StartAsync("00:00:02", "00:00:01", "00:00:02");
         var first = await _world.PlaceOrderAsync(http, sale.Name, token);
         var second = await _world.PlaceOrderAsync(http, sale.Name, token);
         await _world.WaitForOrdersAsync(sale.Name, 2);
@@ -75,19 +80,7 @@ public class OutageTests : IAsyncLifetime
     public async Task AUsersServiceThatHangsCostsNoPaymentMoreThanTheTimeoutAndTheBreakerThenAnswersAtOnce()
     {
         var timeout = TimeSpan.FromMilliseconds(1500);
-        var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
-        var port = Infra.FreePort();
-        var users = _world.StartUsers(port);
-        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s =>
-        {
-            s["Orders:Payment:Timeout"] = "00:00:01.500";
-            s["Orders:Payment:AttemptTimeout"] = "00:00:00.400";
-            s["Orders:Payment:BreakDuration"] = "00:00:30";
-            s["Orders:Payment:BreakerMinimumThroughput"] = "4";
-        });
-        using var http = orders.Client();
-        string token;
-        using (var usersHttp = users.Client()) (_, token) = await _world.RegisterAsync(usersHttp);
+        var (sale, port, users, http, (_, token)) = await StartAsync("00:00:01.500", "00:00:00.400", "00:00:30");
         var order = await _world.PlaceOrderAsync(http, sale.Name, token);
         await _world.WaitForOrdersAsync(sale.Name, 1);
         await _world.StopAsync(users);

@@ -1,9 +1,5 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using FlashSale.Messaging;
-using FlashSale.TestSupport;
 using RabbitMQ.Client;
 
 namespace FlashSale.Orders.Tests;

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using FlashSale.TestSupport;
-
 namespace FlashSale.Orders.Tests;
 
 public class PaymentTests : IAsyncLifetime

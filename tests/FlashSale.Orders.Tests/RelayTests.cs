@@ -1,5 +1,3 @@
-using FlashSale.Sales;
-using FlashSale.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FlashSale.Orders.Tests;

@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using FlashSale.Contracts;
 using FlashSale.Orders.Gates;
-using FlashSale.Sales;
-using FlashSale.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -1,7 +1,6 @@
 extern alias notifsvc;
 extern alias stocksvc;
 extern alias userssvc;
-using FlashSale.TestSupport;
 using NotificationsProgram = notifsvc::Program;
 using StockProgram = stocksvc::Program;
 using UsersProgram = userssvc::Program;

@@ -44,6 +44,11 @@ public sealed class MigrationTests
         Assert.Equal(["001_create_items", "002_seed_items", "003_index_items"], MigrationRunner.Find(typeof(MigrationTests).Assembly).Select(m => m.Version));
 
     [Fact]
+    public void MigrationsOfALibraryJoinTheServicesInOneVersionOrder() =>
+        Assert.Equal(["000_inbox", "001_create_items", "002_seed_items", "003_index_items"],
+            MigrationRunner.Find(typeof(MigrationTests).Assembly, typeof(FlashSale.Messaging.Inbox).Assembly).Select(m => m.Version));
+
+    [Fact]
     public void ASchemaNameThatIsNotAPlainIdentifierIsRefused() =>
         Assert.Throws<ArgumentException>(() => new ServiceCollection().AddMigrations("shop; DROP", typeof(MigrationTests).Assembly));
 }

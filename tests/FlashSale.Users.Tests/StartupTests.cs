@@ -38,4 +38,16 @@ public sealed class StartupTests
         var e = await StartFailureAsync(s => s.Remove("ConnectionStrings:Postgres"));
         Assert.Contains("Configuration value 'ConnectionStrings:Postgres' is missing", e.ToString());
     }
+
+    [Theory]
+    [InlineData("Users:LoginRateLimit:PerAddress", "0", "Users:LoginRateLimit needs")]
+    [InlineData("Users:RegistrationRateLimit:Window", "00:00:00", "Users:RegistrationRateLimit needs")]
+    [InlineData("Wallet:Currency", "EURO", "Wallet:Currency must be an ISO 4217 code")]
+    [InlineData("Wallet:InitialBalance", "0.001", "Wallet:InitialBalance must be")]
+    [InlineData("Auth:TokenLifetime", "-00:01:00", "Auth:TokenLifetime must be positive")]
+    public async Task ABadSettingStopsTheServiceAtStartAndIsNamed(string key, string value, string message)
+    {
+        var e = await StartFailureAsync(s => s[key] = value);
+        Assert.Contains(message, e.ToString());
+    }
 }

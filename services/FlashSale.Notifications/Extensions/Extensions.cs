@@ -1,7 +1,6 @@
 using FlashSale.Messaging;
 using FlashSale.Notifications.Apis;
 using FlashSale.Notifications.Delivery;
-using FlashSale.ServiceDefaults;
 
 namespace FlashSale.Notifications.Extensions;
 
@@ -11,7 +10,7 @@ public static class Extensions
     {
         var services = builder.Services;
         builder.AddPostgres();
-        services.AddMigrations("notifications", typeof(Extensions).Assembly);
+        services.AddMigrations("notifications", typeof(Extensions).Assembly, typeof(Inbox).Assembly);
         services.AddOptions<NotificationsOptions>().BindConfiguration("Notifications")
             .Validate(o => o.Delivery is NotificationsOptions.LogDelivery or NotificationsOptions.SmtpDelivery, "Notifications:Delivery must be log or smtp")
             .Validate(o => o.Delivery != NotificationsOptions.SmtpDelivery || (o.Smtp.Host.Length > 0 && o.Smtp.Port is > 0 and < 65536),

@@ -19,11 +19,3 @@ CREATE TABLE notifications.notifications (
 );
 CREATE INDEX notifications_due ON notifications.notifications (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX notifications_by_user ON notifications.notifications (user_id, created_at DESC, id);
-
-CREATE TABLE IF NOT EXISTS notifications.inbox (
-    consumer    text        NOT NULL,
-    message_id  text        NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, message_id)
-);
-CREATE INDEX IF NOT EXISTS inbox_received_at ON notifications.inbox (received_at);

@@ -20,7 +20,7 @@ public static class Extensions
         builder.AddRedis();
         // Redis down, or its connection lost mid-call: 503 with Retry-After, not 500 (its timeouts are TimeoutExceptions already).
         builder.Services.AddDependencyUnavailable<StackExchange.Redis.RedisConnectionException>();
-        services.AddMigrations("orders", typeof(Extensions).Assembly);
+        services.AddMigrations("orders", typeof(Extensions).Assembly, typeof(Inbox).Assembly);
         services.AddRabbitMq(builder.Configuration);
         services.AddOptions<OrdersOptions>().BindConfiguration("Orders")
             .Validate(o => o.StockGate is StockGates.Redis or StockGates.PostgresRowLock or StockGates.PostgresOptimistic,

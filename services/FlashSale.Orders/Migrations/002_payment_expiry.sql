@@ -4,12 +4,3 @@ ALTER TABLE orders.orders
     ADD COLUMN payment_started_at timestamptz,
     ADD COLUMN released_at        timestamptz;
 CREATE INDEX orders_unreleased ON orders.orders (expired_at) WHERE status = 'EXPIRED' AND released_at IS NULL;
-
--- Inbox of the expiry consumer (orders.expiry queue).
-CREATE TABLE IF NOT EXISTS orders.inbox (
-    consumer    text        NOT NULL,
-    message_id  text        NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, message_id)
-);
-CREATE INDEX IF NOT EXISTS inbox_received_at ON orders.inbox (received_at);

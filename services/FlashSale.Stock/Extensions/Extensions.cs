@@ -1,5 +1,3 @@
-using FlashSale.Messaging;
-
 namespace FlashSale.Stock.Extensions;
 
 public static class Extensions
@@ -11,7 +9,7 @@ public static class Extensions
         builder.AddRedis();
         // Redis down, or its connection lost mid-call: 503 with Retry-After, not 500 (its timeouts are TimeoutExceptions already).
         builder.Services.AddDependencyUnavailable<StackExchange.Redis.RedisConnectionException>();
-        services.AddMigrations("stock", typeof(Extensions).Assembly);
+        services.AddMigrations("stock", typeof(Extensions).Assembly, typeof(Inbox).Assembly);
         services.AddOptions<StockOptions>().BindConfiguration("Stock");
         services.AddSingleton<SaleAuditor>();
         services.AddSingleton<StockBroadcaster>();

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using FlashSale.Users.Extensions;
 using FlashSale.Users.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace FlashSale.Users.Apis;
@@ -24,13 +25,14 @@ public sealed record WalletResponse(Guid UserId, decimal Balance, string Currenc
 public sealed record DebitResponse(Guid OrderId, Guid UserId, decimal Amount, string Currency, decimal Balance, DateTimeOffset DebitedAt);
 
 /// <summary>Dependencies of the handlers, bound with [AsParameters].</summary>
-public sealed class UsersServices(NpgsqlDataSource db, PasswordHasher hasher, SigningKey signingKey, UsersSettings settings,
+public sealed class UsersServices(NpgsqlDataSource db, PasswordHasher hasher, SigningKey signingKey, IOptions<WalletOptions> wallet, IOptions<TokenOptions> tokens,
     LoginThrottle throttle, RegistrationThrottle registrations, UsersMetrics metrics, ILogger<UsersServices> logger)
 {
     public NpgsqlDataSource Db { get; } = db;
     public PasswordHasher Hasher { get; } = hasher;
     public SigningKey SigningKey { get; } = signingKey;
-    public UsersSettings Settings { get; } = settings;
+    public IOptions<WalletOptions> Wallet { get; } = wallet;
+    public IOptions<TokenOptions> Tokens { get; } = tokens;
     public LoginThrottle Throttle { get; } = throttle;
     public RegistrationThrottle Registrations { get; } = registrations;
     public UsersMetrics Metrics { get; } = metrics;
@@ -97,8 +99,8 @@ public static partial class UsersApi
         command.Parameters.Add(new() { Value = username });
         command.Parameters.Add(new() { Value = email });
         command.Parameters.Add(new() { Value = hash });
-        command.Parameters.Add(new() { Value = s.Settings.InitialBalance });
-        command.Parameters.Add(new() { Value = s.Settings.Currency });
+        command.Parameters.Add(new() { Value = s.Wallet.Value.InitialBalance });
+        command.Parameters.Add(new() { Value = s.Wallet.Value.CurrencyCode });
         DateTimeOffset createdAt;
         try
         {
@@ -178,8 +180,8 @@ public static partial class UsersApi
     static TokenResponse IssueToken(UsersServices s, Guid id, string username, string email, bool admin)
     {
         var now = DateTime.UtcNow;
-        var token = s.SigningKey.CreateToken(id, username, email, admin, s.Settings.Issuer, s.Settings.Audience, now, s.Settings.TokenLifetime);
-        return new TokenResponse(token, "Bearer", (int)s.Settings.TokenLifetime.TotalSeconds, now + s.Settings.TokenLifetime);
+        var token = s.SigningKey.CreateToken(id, username, email, admin, s.Tokens.Value.Issuer, s.Tokens.Value.Audience, now, s.Tokens.Value.TokenLifetime);
+        return new TokenResponse(token, "Bearer", (int)s.Tokens.Value.TokenLifetime.TotalSeconds, now + s.Tokens.Value.TokenLifetime);
     }
 
     public static async Task<Results<Ok<MeResponse>, ProblemHttpResult>> GetMe(

@@ -2,35 +2,9 @@ using FlashSale.Messaging;
 using FlashSale.Users.Security;
 using FlashSale.Users.Wallet;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace FlashSale.Users.Extensions;
-
-/// <summary>Settings of the users service (read once at start; see appsettings.json for defaults).</summary>
-public sealed class UsersSettings
-{
-    public required string Issuer { get; init; }
-    public required string Audience { get; init; }
-    public required TimeSpan TokenLifetime { get; init; }
-    public required decimal InitialBalance { get; init; }
-    public required string Currency { get; init; }
-
-    public static UsersSettings From(IConfiguration configuration)
-    {
-        var settings = new UsersSettings
-        {
-            Issuer = configuration["Auth:Issuer"] ?? "flashsale",
-            Audience = configuration["Auth:Audience"] ?? "flashsale",
-            TokenLifetime = configuration.GetValue("Auth:TokenLifetime", TimeSpan.FromHours(1)),
-            InitialBalance = configuration.GetValue("Wallet:InitialBalance", 1000m),
-            Currency = (configuration["Wallet:Currency"] ?? "EUR").ToUpperInvariant(),
-        };
-        if (settings.TokenLifetime <= TimeSpan.Zero) throw new InvalidOperationException("Configuration value 'Auth:TokenLifetime' must be positive");
-        if (settings.InitialBalance < 0 || decimal.Round(settings.InitialBalance, 2) != settings.InitialBalance)
-            throw new InvalidOperationException("Configuration value 'Wallet:InitialBalance' must be a non-negative amount with at most 2 decimals");
-        if (settings.Currency.Length != 3) throw new InvalidOperationException("Configuration value 'Wallet:Currency' must be an ISO 4217 code");
-        return settings;
-    }
-}
 
 public static class Extensions
 {
@@ -38,17 +12,22 @@ public static class Extensions
     {
         var services = builder.Services;
         builder.AddPostgres();
-        services.AddMigrations("users", typeof(Extensions).Assembly);
+        services.AddMigrations("users", typeof(Extensions).Assembly, typeof(Inbox).Assembly);
         // After the migrations (hosted services start in order): the one admin comes from configuration, never from a name.
-        services.AddOptions<AdminBootstrapOptions>().BindConfiguration(AdminBootstrapOptions.Section).Validate(o => o.Error() is null, "invalid Users:Admin").ValidateOnStart();
+        services.AddCheckedOptions<AdminBootstrapOptions>(AdminBootstrapOptions.Section, o => o.Error());
         services.AddHostedService<AdminBootstrap>();
 
+        services.AddCheckedOptions<UsersOptions>(UsersOptions.Section, o => o.Error());
+        services.AddCheckedOptions<WalletOptions>(WalletOptions.Section, o => o.Error());
+        services.AddCheckedOptions<TokenOptions>(TokenOptions.Section, o => o.Error());
         // Everything reads configuration when first resolved, so that test hosts can override it after this method ran.
-        services.AddSingleton(sp => UsersSettings.From(sp.GetRequiredService<IConfiguration>()));
         services.AddSingleton(sp => SigningKey.Load(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILogger<SigningKey>>(),
             sp.GetRequiredService<IHostEnvironment>().ContentRootPath));
-        services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IConfiguration>().GetValue("Users:PasswordHashIterations", 210_000),
-            sp.GetRequiredService<IConfiguration>().GetValue("Users:PasswordHashQueueLimit", 0)));
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<UsersOptions>>().Value;
+            return new PasswordHasher(o.PasswordHashIterations, o.PasswordHashQueueLimit);
+        });
         services.AddSingleton<WindowCounters>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<RegistrationThrottle>();
@@ -76,7 +55,7 @@ public static class Extensions
             });
         }
         // Fail at start, not at the first request, on a bad key or settings.
-        services.AddOptions<StartupChecks>().Configure<SigningKey, UsersSettings, PasswordHasher, LoginThrottle, RegistrationThrottle>((_, _, _, _, _, _) => { })
+        services.AddOptions<StartupChecks>().Configure<SigningKey, PasswordHasher>((_, _, _) => { })
             .ValidateOnStart();
         return builder;
     }

@@ -7,12 +7,3 @@ ALTER TABLE users.wallet_ledger DROP CONSTRAINT wallet_ledger_check;
 ALTER TABLE users.wallet_ledger ADD CONSTRAINT wallet_ledger_order_check CHECK ((kind IN ('debit', 'refund')) = (order_id IS NOT NULL));
 DROP INDEX users.wallet_ledger_order_unique;
 CREATE UNIQUE INDEX wallet_ledger_order_kind_unique ON users.wallet_ledger (order_id, kind) WHERE order_id IS NOT NULL;
-
--- The inbox of the order-event consumer (see FlashSale.Messaging.Inbox): one row per event applied.
-CREATE TABLE IF NOT EXISTS users.inbox (
-    consumer    text NOT NULL,
-    message_id  text NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, message_id)
-);
-CREATE INDEX IF NOT EXISTS inbox_received_at ON users.inbox (received_at);

@@ -34,7 +34,7 @@ public sealed partial class AdminBootstrapOptions
 /// already holding that name (the Secret's holder owns the name, not whoever registered it first), and takes the admin flag
 /// from every other account. Replicas starting together serialize on an advisory lock.
 /// </summary>
-public sealed class AdminBootstrap(NpgsqlDataSource db, PasswordHasher hasher, Extensions.UsersSettings settings, IOptions<AdminBootstrapOptions> options,
+public sealed class AdminBootstrap(NpgsqlDataSource db, PasswordHasher hasher, IOptions<WalletOptions> wallet, IOptions<AdminBootstrapOptions> options,
     ILogger<AdminBootstrap> logger)
     : IHostedService
 {
@@ -79,7 +79,7 @@ public sealed class AdminBootstrap(NpgsqlDataSource db, PasswordHasher hasher, E
             create.Parameters.Add(new() { Value = username });
             create.Parameters.Add(new() { Value = string.IsNullOrWhiteSpace(o.Email) ? $"{username.ToLowerInvariant()}@admin.invalid" : o.Email.Trim() });
             create.Parameters.Add(new() { Value = await hasher.HashAsync(o.Password!, cancellationToken) });
-            create.Parameters.Add(new() { Value = settings.Currency });
+            create.Parameters.Add(new() { Value = wallet.Value.CurrencyCode });
             await create.ExecuteNonQueryAsync(cancellationToken);
             logger.LogInformation("Created the admin account {Username}", username);
         }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace FlashSale.Users.Security;
 
 /// <summary>
@@ -17,22 +19,11 @@ public sealed class LoginThrottle
 {
     readonly WindowCounters _counters;
     readonly Extensions.UsersMetrics _metrics;
-    readonly int _perAddress, _perUsernameAndAddress, _perUsername;
-    readonly TimeSpan _window, _knownAddressTtl;
-    readonly string _keyPrefix;
+    readonly LoginRateLimitOptions _limits;
 
-    public LoginThrottle(IConfiguration configuration, WindowCounters counters, Extensions.UsersMetrics metrics)
+    public LoginThrottle(IOptions<UsersOptions> options, WindowCounters counters, Extensions.UsersMetrics metrics)
     {
-        var section = configuration.GetSection("Users:LoginRateLimit");
-        _window = section.GetValue("Window", TimeSpan.FromMinutes(1));
-        _perAddress = section.GetValue("PerAddress", 300);
-        _perUsernameAndAddress = section.GetValue("PerUsernameAndAddress", 10);
-        _perUsername = section.GetValue("PerUsername", 100);
-        _knownAddressTtl = section.GetValue("KnownAddressTtl", TimeSpan.FromDays(30));
-        if (_window <= TimeSpan.Zero || _knownAddressTtl <= TimeSpan.Zero || _perAddress < 1 || _perUsernameAndAddress < 1 || _perUsername < 1)
-            throw new InvalidOperationException(
-                "Users:LoginRateLimit needs a positive Window and KnownAddressTtl, and PerAddress, PerUsernameAndAddress and PerUsername of at least 1");
-        _keyPrefix = section["KeyPrefix"] ?? "fs:users:login:";
+        _limits = options.Value.LoginRateLimit;
         _counters = counters;
         _metrics = metrics;
     }
@@ -45,15 +36,15 @@ public sealed class LoginThrottle
         var user = Normalize(username);
         return _counters.RunAsync(async store =>
         {
-            var (attempts, left) = await store.IncrementAsync(_keyPrefix + "addr:" + address, _window);
-            if (attempts > _perAddress) return left;
+            var (attempts, left) = await store.IncrementAsync(_limits.KeyPrefix + "addr:" + address, _limits.Window);
+            if (attempts > _limits.PerAddress) return left;
             (var failures, left) = await store.ReadAsync(Key("fails", user, address));
-            if (failures >= _perUsernameAndAddress) return left;
+            if (failures >= _limits.PerUsernameAndAddress) return left;
             // Per username, only failures from addresses the user never signed in from count, and only such addresses are refused:
             // guessing over many addresses stays slow, yet strangers cannot lock the buyer out of their own address.
             if (await IsKnownAsync(store, user, address)) return null;
-            (failures, left) = await store.ReadAsync(_keyPrefix + "user-fails:" + user);
-            return failures >= _perUsername ? left : (TimeSpan?)null;
+            (failures, left) = await store.ReadAsync(_limits.KeyPrefix + "user-fails:" + user);
+            return failures >= _limits.PerUsername ? left : (TimeSpan?)null;
         }, _metrics.LoginThrottleFallback);
     }
 
@@ -63,8 +54,8 @@ public sealed class LoginThrottle
         var user = Normalize(username);
         return _counters.RunAsync(async store =>
         {
-            await store.IncrementAsync(Key("fails", user, address), _window);
-            if (!await IsKnownAsync(store, user, address)) await store.IncrementAsync(_keyPrefix + "user-fails:" + user, _window);
+            await store.IncrementAsync(Key("fails", user, address), _limits.Window);
+            if (!await IsKnownAsync(store, user, address)) await store.IncrementAsync(_limits.KeyPrefix + "user-fails:" + user, _limits.Window);
             return true;
         });
     }
@@ -75,7 +66,7 @@ public sealed class LoginThrottle
         var user = Normalize(username);
         return _counters.RunAsync(async store =>
         {
-            await store.MarkAsync(Key("known", user, address), _knownAddressTtl);
+            await store.MarkAsync(Key("known", user, address), _limits.KnownAddressTtl);
             await store.DeleteAsync(Key("fails", user, address));
             return true;
         });
@@ -85,5 +76,5 @@ public sealed class LoginThrottle
         (await store.ReadAsync(Key("known", user, address))).Count > 0;
 
     // The address first: it never holds '|', so no username typed at login can name another address's key.
-    string Key(string kind, string user, string address) => $"{_keyPrefix}{kind}:{address}|{user}";
+    string Key(string kind, string user, string address) => $"{_limits.KeyPrefix}{kind}:{address}|{user}";
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace FlashSale.Users.Security;
 
 /// <summary>
@@ -9,19 +11,11 @@ public sealed class RegistrationThrottle
 {
     readonly WindowCounters _counters;
     readonly Extensions.UsersMetrics _metrics;
-    readonly int _perAddress, _global;
-    readonly TimeSpan _window;
-    readonly string _keyPrefix;
+    readonly RegistrationRateLimitOptions _limits;
 
-    public RegistrationThrottle(IConfiguration configuration, WindowCounters counters, Extensions.UsersMetrics metrics)
+    public RegistrationThrottle(IOptions<UsersOptions> options, WindowCounters counters, Extensions.UsersMetrics metrics)
     {
-        var section = configuration.GetSection("Users:RegistrationRateLimit");
-        _window = section.GetValue("Window", TimeSpan.FromMinutes(1));
-        _perAddress = section.GetValue("PerAddress", 20);
-        _global = section.GetValue("Global", 600);
-        if (_window <= TimeSpan.Zero || _perAddress < 1 || _global < 1)
-            throw new InvalidOperationException("Users:RegistrationRateLimit needs a positive Window and PerAddress and Global of at least 1");
-        _keyPrefix = section["KeyPrefix"] ?? "fs:users:registration:";
+        _limits = options.Value.RegistrationRateLimit;
         _counters = counters;
         _metrics = metrics;
     }
@@ -29,9 +23,9 @@ public sealed class RegistrationThrottle
     /// <summary>Takes one registration from the address's budget, then (if that allowed it) the global one; null when allowed, else how long to wait.</summary>
     public Task<TimeSpan?> TryRegisterAsync(string address) => _counters.RunAsync(async store =>
     {
-        var (count, left) = await store.IncrementAsync(_keyPrefix + "addr:" + address, _window);
-        if (count > _perAddress) return left;
-        (count, left) = await store.IncrementAsync(_keyPrefix + "all", _window);
-        return count > _global ? left : (TimeSpan?)null;
+        var (count, left) = await store.IncrementAsync(_limits.KeyPrefix + "addr:" + address, _limits.Window);
+        if (count > _limits.PerAddress) return left;
+        (count, left) = await store.IncrementAsync(_limits.KeyPrefix + "all", _limits.Window);
+        return count > _limits.Global ? left : (TimeSpan?)null;
     }, _metrics.RegistrationThrottleFallback);
 }
