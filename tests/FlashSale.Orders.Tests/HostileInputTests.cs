@@ -3,13 +3,8 @@ using System.Text;
 namespace FlashSale.Orders.Tests;
 
 /// <summary>Input a hostile client sends to the order endpoint is refused with a 4xx ProblemDetails and leaves nothing behind.</summary>
-public sealed class HostileInputTests : IAsyncLifetime
+public sealed class HostileInputTests : SaleWorldTests
 {
-    SaleWorld _world = null!;
-
-    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
-    public async Task DisposeAsync() => await _world.DisposeAsync();
-
     static async Task<JsonElement> ExpectProblemAsync(HttpClient http, HttpRequestMessage request, HttpStatusCode status, string? reason = null, string? field = null)
     {
         using var response = await http.SendAsync(request);
@@ -25,9 +20,9 @@ public sealed class HostileInputTests : IAsyncLifetime
     [Fact]
     public async Task ControlCharactersNumbersInStringsAndRepeatedKeysAreRefusedAndStoreNothing()
     {
-        var sale = await _world.NewSaleAsync(stock: 10, limit: 1);
-        var orders = _world.StartOrders();
-        var stock = _world.StartStock(sale.Name);
+        var sale = await World.NewSaleAsync(stock: 10, limit: 1);
+        var orders = World.StartOrders();
+        var stock = World.StartStock(sale.Name);
         using var http = orders.Client();
         var token = TestTokens.Mint(Guid.NewGuid());
 
@@ -53,7 +48,7 @@ public sealed class HostileInputTests : IAsyncLifetime
         route.Headers.Add("Idempotency-Key", "k5");
         await ExpectProblemAsync(http, route, HttpStatusCode.BadRequest, "VALIDATION", "sale");
 
-        var audit = await _world.AuditAsync(stock, sale.Name);
+        var audit = await World.AuditAsync(stock, sale.Name);
         Assert.Equal(10, audit.Products.Single().Remaining);
         Assert.Equal(0, audit.Products.Single().ReservedInRedis);
         Assert.Equal(0, audit.OrdersInPostgres);
@@ -70,7 +65,7 @@ public sealed class HostileInputTests : IAsyncLifetime
     [Fact]
     public async Task RequestsKestrelRefusesBeforeAnEndpointRunsGetProblemDetails()
     {
-        var orders = _world.StartOrders();
+        var orders = World.StartOrders();
         using var http = orders.Client();
         await ExpectProblemAsync(http, new HttpRequestMessage(HttpMethod.Get, "/no/such/path"), HttpStatusCode.NotFound);
         await ExpectProblemAsync(http, new HttpRequestMessage(HttpMethod.Delete, "/api/sales/x/orders"), HttpStatusCode.MethodNotAllowed);

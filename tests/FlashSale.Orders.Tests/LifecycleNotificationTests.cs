@@ -1,29 +1,24 @@
 namespace FlashSale.Orders.Tests;
 
-public class LifecycleNotificationTests : IAsyncLifetime
+public class LifecycleNotificationTests : SaleWorldTests
 {
-    SaleWorld _world = null!;
-
-    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
-    public async Task DisposeAsync() => await _world.DisposeAsync();
-
     [Fact]
     public async Task EveryAcceptedPaidAndExpiredOrderGetsExactlyOneNotification()
     {
-        var sale = await _world.NewSaleAsync(stock: 10, limit: 2, paymentTimeout: TimeSpan.FromSeconds(5));
-        var users = _world.StartUsers();
-        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
-        var notifications = _world.StartNotifications(sale.Name);
+        var sale = await World.NewSaleAsync(stock: 10, limit: 2, paymentTimeout: TimeSpan.FromSeconds(5));
+        var users = World.StartUsers();
+        var orders = World.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
+        var notifications = World.StartNotifications(sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();
-        var (buyer, token) = await _world.RegisterAsync(usersHttp);
-        var paid = await _world.PlaceOrderAsync(http, sale.Name, token);
-        var expired = await _world.PlaceOrderAsync(http, sale.Name, token);
-        await _world.WaitForOrdersAsync(sale.Name, 2);
+        var (buyer, token) = await World.RegisterAsync(usersHttp);
+        var paid = await World.PlaceOrderAsync(http, sale.Name, token);
+        var expired = await World.PlaceOrderAsync(http, sale.Name, token);
+        await World.WaitForOrdersAsync(sale.Name, 2);
         using (var ok = await http.SendAsync(Buyers.Payment(paid, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-        await Eventually.UntilAsync(async () => await _world.StatusAsync(expired) == "EXPIRED", "the unpaid order expired");
+        await Eventually.UntilAsync(async () => await World.StatusAsync(expired) == "EXPIRED", "the unpaid order expired");
 
-        Task<long> SentAsync() => _world.ScalarAsync("SELECT count(*) FROM notifications.notifications WHERE status = 'sent'");
+        Task<long> SentAsync() => World.ScalarAsync("SELECT count(*) FROM notifications.notifications WHERE status = 'sent'");
         await Eventually.UntilAsync(async () => await SentAsync() == 4, "four notifications are sent");
         await Task.Delay(1000); // nothing more arrives
         using var mine = notifications.Client(TestTokens.Mint(buyer));
@@ -32,6 +27,6 @@ public class LifecycleNotificationTests : IAsyncLifetime
             .OrderBy(i => i.Template).ToList();
         Assert.Equal([(paid, "order-paid"), (expired, "order-expired"), (paid, "order-reserved"), (expired, "order-reserved")],
             items.OrderBy(i => i.Template == "order-reserved").ThenBy(i => i.Order == expired).ToList());
-        Assert.Equal(4, await _world.ScalarAsync("SELECT count(*) FROM notifications.notifications"));
+        Assert.Equal(4, await World.ScalarAsync("SELECT count(*) FROM notifications.notifications"));
     }
 }

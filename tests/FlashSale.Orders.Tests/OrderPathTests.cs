@@ -5,12 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace FlashSale.Orders.Tests;
 
-public class OrderPathTests : IAsyncLifetime
+public class OrderPathTests : SaleWorldTests
 {
-    SaleWorld _world = null!;
-
-    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
-
     /// <summary>Sends <paramref name="count"/> requests at once; their status codes and bodies in the order made.</summary>
     static Task<(HttpStatusCode StatusCode, string Body)[]> SendAllAsync(HttpClient http, int count, Func<int, HttpRequestMessage> request) =>
         Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
@@ -18,7 +14,6 @@ public class OrderPathTests : IAsyncLifetime
             using var r = await http.SendAsync(request(i));
             return (r.StatusCode, await r.Content.ReadAsStringAsync());
         }));
-    public async Task DisposeAsync() => await _world.DisposeAsync();
 
     [Theory]
     [InlineData("redis")]
@@ -26,9 +21,9 @@ public class OrderPathTests : IAsyncLifetime
     [InlineData("postgres-optimistic")]
     public async Task TwoThousandConcurrentBuyersGetExactlyTheHundredUnitsInStock(string gate)
     {
-        var sale = await _world.NewSaleAsync(stock: 100, limit: 1);
-        var orders = _world.StartOrders(gate);
-        var stock = _world.StartStock(sale.Name);
+        var sale = await World.NewSaleAsync(stock: 100, limit: 1);
+        var orders = World.StartOrders(gate);
+        var stock = World.StartStock(sale.Name);
         using var http = Buyers.SharedClient(orders.BaseAddress);
         var buyers = Enumerable.Range(0, 2000).Select(_ => Guid.NewGuid()).ToArray();
         var tokens = buyers.Select(b => TestTokens.Mint(b)).ToArray();
@@ -48,13 +43,13 @@ public class OrderPathTests : IAsyncLifetime
             Assert.Contains(a.Reason, allowed);
         });
 
-        await _world.WaitForOrdersAsync(sale.Name, 100);
-        var audit = await _world.AuditAsync(stock, sale.Name);
+        await World.WaitForOrdersAsync(sale.Name, 100);
+        var audit = await World.AuditAsync(stock, sale.Name);
         Assert.True(audit.Consistent, JsonSerializer.Serialize(audit));
         Assert.Equal(0, audit.UsersOverLimit);
         Assert.Equal(100, audit.Products.Single().UnitsInAcceptedOrders);
         Assert.Equal(0, audit.Products.Single().Remaining);
-        Assert.Equal(100, await _world.ScalarAsync("SELECT count(DISTINCT user_id) FROM orders.orders WHERE sale = @s", ("s", sale.Name)));
+        Assert.Equal(100, await World.ScalarAsync("SELECT count(DISTINCT user_id) FROM orders.orders WHERE sale = @s", ("s", sale.Name)));
         if (gate == "redis")
         {
             // The orders that reached the script, and in how many calls, are on /metrics (every one of the 100 accepted did).
@@ -78,8 +73,8 @@ public class OrderPathTests : IAsyncLifetime
     [InlineData("postgres-row-lock")]
     public async Task OrdersForMadeUpSalesAreAnswered404AndLeaveNothingBehindInTheReplica(string gate)
     {
-        var sale = await _world.NewSaleAsync(stock: 10, limit: 1);
-        var orders = _world.StartOrders(gate);
+        var sale = await World.NewSaleAsync(stock: 10, limit: 1);
+        var orders = World.StartOrders(gate);
         using var http = Buyers.SharedClient(orders.BaseAddress);
         var token = TestTokens.Mint(Guid.NewGuid());
         var codes = await SendAllAsync(http, 300, i => Buyers.Order($"made-up-{i}", "item", 1, token, $"k{i}"));
@@ -98,16 +93,16 @@ public class OrderPathTests : IAsyncLifetime
     [Fact]
     public async Task OneUserSendingFiftyConcurrentOrdersGetsExactlyTheirLimitOfTwo()
     {
-        var sale = await _world.NewSaleAsync(stock: 100, limit: 2);
-        var orders = _world.StartOrders();
-        var stock = _world.StartStock(sale.Name);
+        var sale = await World.NewSaleAsync(stock: 100, limit: 2);
+        var orders = World.StartOrders();
+        var stock = World.StartStock(sale.Name);
         using var http = Buyers.SharedClient(orders.BaseAddress);
         var token = TestTokens.Mint(Guid.NewGuid());
         var codes = await SendAllAsync(http, 50, _ => Buyers.Order(sale.Name, "item", 1, token, Guid.NewGuid().ToString()));
         Assert.Equal(2, codes.Count(c => c.StatusCode == HttpStatusCode.Accepted));
         Assert.All(codes.Where(c => c.StatusCode != HttpStatusCode.Accepted), c => Assert.Contains(Reasons.LimitReached, c.Body));
-        await _world.WaitForOrdersAsync(sale.Name, 2);
-        var audit = await _world.AuditAsync(stock, sale.Name);
+        await World.WaitForOrdersAsync(sale.Name, 2);
+        var audit = await World.AuditAsync(stock, sale.Name);
         Assert.True(audit.Consistent);
         Assert.Equal(98, audit.Products.Single().Remaining);
     }
@@ -115,8 +110,8 @@ public class OrderPathTests : IAsyncLifetime
     [Fact]
     public async Task TwentyIdenticalRequestsWithOneKeyMakeOneOrderAndTwentyIdenticalAnswers()
     {
-        var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
-        var orders = _world.StartOrders();
+        var sale = await World.NewSaleAsync(stock: 100, limit: 5);
+        var orders = World.StartOrders();
         using var http = Buyers.SharedClient(orders.BaseAddress);
         var token = TestTokens.Mint(Guid.NewGuid());
         var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
@@ -136,19 +131,19 @@ public class OrderPathTests : IAsyncLifetime
         Assert.All(answers, a => Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(a.Item3), a.Item4));
         Assert.All(answers, a => Assert.Equal("application/json", a.Item5));
         Assert.All(answers, a => Assert.NotEqual(true, a.Item6));
-        await _world.WaitForOrdersAsync(sale.Name, 1);
+        await World.WaitForOrdersAsync(sale.Name, 1);
 
         using var mismatch = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, token, "same-key"));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, mismatch.StatusCode);
         Assert.Contains(Reasons.IdempotencyMismatch, await mismatch.Content.ReadAsStringAsync());
-        Assert.Equal(98, (await _world.Store.GetStockAsync(new SaleKeys(_world.Namespace, sale.Name)))[0].Remaining);
+        Assert.Equal(98, (await World.Store.GetStockAsync(new SaleKeys(World.Namespace, sale.Name)))[0].Remaining);
     }
 
     [Fact]
     public async Task ARetryOfAnAcceptedOrderIsReplayedEvenWhileTheSkuIsFlaggedSoldOut()
     {
-        var sale = await _world.NewSaleAsync(stock: 1, limit: 1, declareTopology: false);
-        var orders = _world.StartOrders(tweak: s => s["Orders:Relay:Enabled"] = "false");
+        var sale = await World.NewSaleAsync(stock: 1, limit: 1, declareTopology: false);
+        var orders = World.StartOrders(tweak: s => s["Orders:Relay:Enabled"] = "false");
         using var http = orders.Client();
         var buyer = TestTokens.Mint(Guid.NewGuid());
         using var first = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, buyer, "retry-me"));
@@ -166,9 +161,9 @@ public class OrderPathTests : IAsyncLifetime
     [Fact]
     public async Task TheWindowOfTheSaleFileDecides()
     {
-        var early = await _world.NewSaleAsync(startsInSeconds: 60, declareTopology: false);
-        var late = await _world.NewSaleAsync(startsInSeconds: -120, endsInSeconds: -60, declareTopology: false);
-        var orders = _world.StartOrders();
+        var early = await World.NewSaleAsync(startsInSeconds: 60, declareTopology: false);
+        var late = await World.NewSaleAsync(startsInSeconds: -120, endsInSeconds: -60, declareTopology: false);
+        var orders = World.StartOrders();
         using var http = orders.Client();
         var token = TestTokens.Mint(Guid.NewGuid());
         using var notStarted = await http.SendAsync(Buyers.Order(early.Name, "item", 1, token, "k1"));
@@ -182,9 +177,9 @@ public class OrderPathTests : IAsyncLifetime
     [Fact]
     public async Task BadInputGetsAClearProblemAndChangesNothing()
     {
-        var sale = await _world.NewSaleAsync(stock: 10, limit: 1);
-        var orders = _world.StartOrders();
-        var stock = _world.StartStock(sale.Name);
+        var sale = await World.NewSaleAsync(stock: 10, limit: 1);
+        var orders = World.StartOrders();
+        var stock = World.StartStock(sale.Name);
         using var http = orders.Client();
         var token = TestTokens.Mint(Guid.NewGuid());
         var expired = TestTokens.Mint(Guid.NewGuid(), lifetime: TimeSpan.FromMinutes(1), notBefore: DateTime.UtcNow.AddHours(-1));
@@ -221,7 +216,7 @@ public class OrderPathTests : IAsyncLifetime
         await Expect(HttpStatusCode.BadRequest, "VALIDATION", Raw("", "j4")); // no body: the fields are missing
         await Expect(HttpStatusCode.BadRequest, "VALIDATION", Raw("null", "j5"));
 
-        var audit = await _world.AuditAsync(stock, sale.Name);
+        var audit = await World.AuditAsync(stock, sale.Name);
         Assert.Equal(10, audit.Products.Single().Remaining);
         Assert.Equal(0, audit.Products.Single().ReservedInRedis);
         Assert.Equal(0, audit.OrdersInPostgres);
@@ -231,8 +226,8 @@ public class OrderPathTests : IAsyncLifetime
     [Fact]
     public async Task AnOrderIsVisibleToItsOwnerOnlyAndListedInPages()
     {
-        var sale = await _world.NewSaleAsync(stock: 10, limit: 5);
-        var orders = _world.StartOrders();
+        var sale = await World.NewSaleAsync(stock: 10, limit: 5);
+        var orders = World.StartOrders();
         using var http = orders.Client();
         var owner = TestTokens.Mint(Guid.NewGuid());
         var locations = new List<string>();
@@ -242,7 +237,7 @@ public class OrderPathTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
             locations.Add(r.Headers.Location!.ToString());
         }
-        await _world.WaitForOrdersAsync(sale.Name, 3);
+        await World.WaitForOrdersAsync(sale.Name, 3);
         using var mine = new HttpRequestMessage(HttpMethod.Get, locations[0]);
         mine.Headers.Authorization = new("Bearer", owner);
         using var mineResponse = await http.SendAsync(mine);

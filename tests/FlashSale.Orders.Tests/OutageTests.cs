@@ -2,13 +2,8 @@ using System.Diagnostics;
 
 namespace FlashSale.Orders.Tests;
 
-public class OutageTests : IAsyncLifetime
+public class OutageTests : SaleWorldTests
 {
-    SaleWorld _world = null!;
-
-    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
-    public async Task DisposeAsync() => await _world.DisposeAsync();
-
     /// <summary>
     /// A sale, the users service on a port it can be restarted on, and the orders service paying through it with the given
     /// payment timeout, attempt timeout and breaker break; a registered buyer.
@@ -16,10 +11,10 @@ public class OutageTests : IAsyncLifetime
     async Task<(FlashSale.Sales.SaleDefinition Sale, int Port, IAsyncDisposable Users, HttpClient Http, (Guid Id, string Token) Buyer)> StartAsync(
         string timeout, string attemptTimeout, string breakDuration)
     {
-        var sale = await _world.NewSaleAsync(stock: 100, limit: 5);
+        var sale = await World.NewSaleAsync(stock: 100, limit: 5);
         var port = Infra.FreePort();
-        var users = _world.StartUsers(port);
-        var orders = _world.StartOrders(users: users.BaseAddress, tweak: s =>
+        var users = World.StartUsers(port);
+        var orders = World.StartOrders(users: users.BaseAddress, tweak: s =>
         {
             s["Orders:Payment:Timeout"] = timeout;
             s["Orders:Payment:AttemptTimeout"] = attemptTimeout;
@@ -27,7 +22,7 @@ public class OutageTests : IAsyncLifetime
             s["Orders:Payment:BreakerMinimumThroughput"] = "4";
         });
         using var usersHttp = users.Client();
-        return (sale, port, users, orders.Client(), await _world.RegisterAsync(usersHttp));
+        return (sale, port, users, orders.Client(), await World.RegisterAsync(usersHttp));
     }
 
     [Fact]
@@ -35,12 +30,12 @@ public class OutageTests : IAsyncLifetime
     {
         var timeout = TimeSpan.FromSeconds(2);
         var (sale, port, users, http, (buyer, token)) = await StartAsync("00:00:02", "00:00:01", "00:00:02");
-        var first = await _world.PlaceOrderAsync(http, sale.Name, token);
-        var second = await _world.PlaceOrderAsync(http, sale.Name, token);
-        await _world.WaitForOrdersAsync(sale.Name, 2);
+        var first = await World.PlaceOrderAsync(http, sale.Name, token);
+        var second = await World.PlaceOrderAsync(http, sale.Name, token);
+        await World.WaitForOrdersAsync(sale.Name, 2);
         using (var ok = await http.SendAsync(Buyers.Payment(first, token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
 
-        await _world.StopAsync(users);
+        await World.StopAsync(users);
         var attempts = new List<(HttpStatusCode Status, TimeSpan Took, string? RetryAfter, string Detail)>();
         for (var i = 0; i < 12; i++)
         {
@@ -60,10 +55,10 @@ public class OutageTests : IAsyncLifetime
         // Once the breaker is open the users service is not even tried: the answer says so and comes at once.
         Assert.Contains(attempts, a => a.Detail.Contains("paused"));
         Assert.All(attempts.SkipWhile(a => !a.Detail.Contains("paused")).Take(3), a => Assert.Contains("paused", a.Detail));
-        Assert.Equal("RESERVED", await _world.StatusAsync(second));
-        Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
+        Assert.Equal("RESERVED", await World.StatusAsync(second));
+        Assert.Equal(0, await World.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
 
-        _world.StartUsers(port);
+        World.StartUsers(port);
         HttpStatusCode last = default;
         await Eventually.UntilAsync(async () =>
         {
@@ -71,9 +66,9 @@ public class OutageTests : IAsyncLifetime
             last = response.StatusCode;
             return response.StatusCode == HttpStatusCode.OK;
         }, "the payment succeeds after the users service returned", TimeSpan.FromSeconds(20));
-        Assert.Equal("PAID", await _world.StatusAsync(second));
-        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
-        Assert.Equal(250m - 2 * SaleWorld.Price, await _world.BalanceAsync(buyer));
+        Assert.Equal("PAID", await World.StatusAsync(second));
+        Assert.Equal(1, await World.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o", ("o", second)));
+        Assert.Equal(250m - 2 * SaleWorld.Price, await World.BalanceAsync(buyer));
     }
 
     [Fact]
@@ -81,9 +76,9 @@ public class OutageTests : IAsyncLifetime
     {
         var timeout = TimeSpan.FromMilliseconds(1500);
         var (sale, port, users, http, (_, token)) = await StartAsync("00:00:01.500", "00:00:00.400", "00:00:30");
-        var order = await _world.PlaceOrderAsync(http, sale.Name, token);
-        await _world.WaitForOrdersAsync(sale.Name, 1);
-        await _world.StopAsync(users);
+        var order = await World.PlaceOrderAsync(http, sale.Name, token);
+        await World.WaitForOrdersAsync(sale.Name, 1);
+        await World.StopAsync(users);
 
         // A users service that accepts connections and never answers.
         using var hang = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
@@ -128,6 +123,6 @@ public class OutageTests : IAsyncLifetime
         Assert.True(took[0].Attempts >= 2, $"the first payment should have tried the users service and retried: {sequence}");
         Assert.All(open, t => Assert.True(t.Attempts == 0, $"with the breaker open a payment still tried the users service: {sequence}"));
         Assert.All(open, t => Assert.True(t.Took < timeout, $"with the breaker open a payment still waited {t.Took}: {sequence}"));
-        Assert.Equal("RESERVED", await _world.StatusAsync(order));
+        Assert.Equal("RESERVED", await World.StatusAsync(order));
     }
 }

@@ -1,26 +1,21 @@
 namespace FlashSale.Orders.Tests;
 
-public class PaymentTests : IAsyncLifetime
+public class PaymentTests : SaleWorldTests
 {
-    SaleWorld _world = null!;
-
-    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
-    public async Task DisposeAsync() => await _world.DisposeAsync();
-
     static async Task<string?> ReasonAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.TryGetProperty("reason", out var r) ? r.GetString() : null;
 
     [Fact]
     public async Task AHundredConcurrentPaymentsOfOneOrderDebitTheWalletOnceAndAllSeePaid()
     {
-        var sale = await _world.NewSaleAsync();
-        var users = _world.StartUsers();
-        var orders = _world.StartOrders(users: users.BaseAddress);
+        var sale = await World.NewSaleAsync();
+        var users = World.StartUsers();
+        var orders = World.StartOrders(users: users.BaseAddress);
         using var usersHttp = users.Client();
         using var http = orders.Client();
-        var (buyer, token) = await _world.RegisterAsync(usersHttp);
-        var order = await _world.PlaceOrderAsync(http, sale.Name, token);
-        await _world.WaitForOrdersAsync(sale.Name, 1);
+        var (buyer, token) = await World.RegisterAsync(usersHttp);
+        var order = await World.PlaceOrderAsync(http, sale.Name, token);
+        await World.WaitForOrdersAsync(sale.Name, 1);
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
         {
@@ -32,10 +27,10 @@ public class PaymentTests : IAsyncLifetime
         var views = answers.Select(a => JsonSerializer.Deserialize<OrderView>(a.Body, JsonSerializerOptions.Web)!).ToList();
         Assert.All(views, v => Assert.Equal("PAID", v.Status));
         Assert.Single(views.Select(v => v.PaidAt).Distinct());
-        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o AND kind = 'debit'", ("o", order)));
-        Assert.Equal(250m - SaleWorld.Price, await _world.BalanceAsync(buyer));
-        Assert.Equal("PAID", await _world.StatusAsync(order));
-        Assert.Equal(1, await _world.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id = @e", ("e", "order.paid:" + order)));
+        Assert.Equal(1, await World.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE order_id = @o AND kind = 'debit'", ("o", order)));
+        Assert.Equal(250m - SaleWorld.Price, await World.BalanceAsync(buyer));
+        Assert.Equal("PAID", await World.StatusAsync(order));
+        Assert.Equal(1, await World.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id = @e", ("e", "order.paid:" + order)));
 
         using var again = await http.SendAsync(Buyers.Payment(order, token));
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
@@ -45,15 +40,15 @@ public class PaymentTests : IAsyncLifetime
     [Fact]
     public async Task FiftyConcurrentPaymentsWithFundsForTenPayExactlyTenAndTheRestStayPayable()
     {
-        var sale = await _world.NewSaleAsync(stock: 100, limit: 50);
-        var users = _world.StartUsers(initialBalance: 10 * SaleWorld.Price);
-        var orders = _world.StartOrders(users: users.BaseAddress);
+        var sale = await World.NewSaleAsync(stock: 100, limit: 50);
+        var users = World.StartUsers(initialBalance: 10 * SaleWorld.Price);
+        var orders = World.StartOrders(users: users.BaseAddress);
         using var usersHttp = users.Client();
         using var http = orders.Client();
-        var (buyer, token) = await _world.RegisterAsync(usersHttp);
+        var (buyer, token) = await World.RegisterAsync(usersHttp);
         var ids = new List<Guid>();
-        for (var i = 0; i < 50; i++) ids.Add(await _world.PlaceOrderAsync(http, sale.Name, token));
-        await _world.WaitForOrdersAsync(sale.Name, 50);
+        for (var i = 0; i < 50; i++) ids.Add(await World.PlaceOrderAsync(http, sale.Name, token));
+        await World.WaitForOrdersAsync(sale.Name, 50);
 
         var answers = await Task.WhenAll(ids.Select(async id =>
         {
@@ -67,11 +62,11 @@ public class PaymentTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Conflict, a.StatusCode);
             Assert.Equal("INSUFFICIENT_FUNDS", a.Reason);
         });
-        Assert.Equal(0m, await _world.BalanceAsync(buyer));
-        Assert.Equal(10, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE user_id = @u AND kind = 'debit'", ("u", buyer)));
-        Assert.Equal(0, await _world.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE balance_after < 0"));
-        Assert.Equal(10, await _world.ScalarAsync("SELECT count(*) FROM orders.orders WHERE status = 'PAID'"));
-        Assert.Equal(40, await _world.ScalarAsync("SELECT count(*) FROM orders.orders WHERE status = 'RESERVED'"));
+        Assert.Equal(0m, await World.BalanceAsync(buyer));
+        Assert.Equal(10, await World.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE user_id = @u AND kind = 'debit'", ("u", buyer)));
+        Assert.Equal(0, await World.ScalarAsync("SELECT count(*) FROM users.wallet_ledger WHERE balance_after < 0"));
+        Assert.Equal(10, await World.ScalarAsync("SELECT count(*) FROM orders.orders WHERE status = 'PAID'"));
+        Assert.Equal(40, await World.ScalarAsync("SELECT count(*) FROM orders.orders WHERE status = 'RESERVED'"));
 
         // Still payable: after a top-up the same order is paid.
         var unpaid = answers.First(a => a.StatusCode != HttpStatusCode.OK).Id;
@@ -82,21 +77,21 @@ public class PaymentTests : IAsyncLifetime
         }
         using var paid = await http.SendAsync(Buyers.Payment(unpaid, token));
         Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
-        Assert.Equal(0m, await _world.BalanceAsync(buyer));
+        Assert.Equal(0m, await World.BalanceAsync(buyer));
     }
 
     [Fact]
     public async Task OnlyTheOwnerCanPayAndAnUnknownOrderIsARetryableNotFound()
     {
-        var sale = await _world.NewSaleAsync();
-        var users = _world.StartUsers();
-        var orders = _world.StartOrders(users: users.BaseAddress);
+        var sale = await World.NewSaleAsync();
+        var users = World.StartUsers();
+        var orders = World.StartOrders(users: users.BaseAddress);
         using var usersHttp = users.Client();
         using var http = orders.Client();
-        var (_, owner) = await _world.RegisterAsync(usersHttp);
-        var (_, other) = await _world.RegisterAsync(usersHttp);
-        var order = await _world.PlaceOrderAsync(http, sale.Name, owner);
-        await _world.WaitForOrdersAsync(sale.Name, 1);
+        var (_, owner) = await World.RegisterAsync(usersHttp);
+        var (_, other) = await World.RegisterAsync(usersHttp);
+        var order = await World.PlaceOrderAsync(http, sale.Name, owner);
+        await World.WaitForOrdersAsync(sale.Name, 1);
 
         using var byOther = await http.SendAsync(Buyers.Payment(order, other));
         Assert.Equal(HttpStatusCode.NotFound, byOther.StatusCode);
@@ -106,6 +101,6 @@ public class PaymentTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         using var anonymous = await http.PostAsync($"/api/orders/{order}/payment", null);
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        Assert.Equal("RESERVED", await _world.StatusAsync(order));
+        Assert.Equal("RESERVED", await World.StatusAsync(order));
     }
 }

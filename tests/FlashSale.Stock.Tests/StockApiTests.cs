@@ -3,19 +3,14 @@ using System.Text.Json;
 
 namespace FlashSale.Stock.Tests;
 
-public class StockApiTests : IAsyncLifetime
+public class StockApiTests : SaleWorldTests
 {
-    SaleWorld _world = null!;
-
-    public async Task InitializeAsync() => _world = await SaleWorld.CreateAsync();
-    public async Task DisposeAsync() => await _world.DisposeAsync();
-
     [Fact]
     public async Task ProductsShowLiveRemainingStockAndUnknownOnesAre404()
     {
-        var sale = await _world.NewSaleAsync(stock: 7, limit: 3);
-        var orders = _world.StartOrders();
-        var stock = _world.StartStock(sale.Name);
+        var sale = await World.NewSaleAsync(stock: 7, limit: 3);
+        var orders = World.StartOrders();
+        var stock = World.StartStock(sale.Name);
         using var buy = orders.Client();
         using var r = await buy.SendAsync(Buyers.Order(sale.Name, "item", 3, TestTokens.Mint(Guid.NewGuid()), "k"));
         Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
@@ -34,8 +29,8 @@ public class StockApiTests : IAsyncLifetime
     [Fact]
     public async Task TheAuditNeedsAnAdmin()
     {
-        var sale = await _world.NewSaleAsync(declareTopology: false);
-        var stock = _world.StartStock(sale.Name);
+        var sale = await World.NewSaleAsync(declareTopology: false);
+        var stock = World.StartStock(sale.Name);
         using var anonymous = stock.Client();
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/api/sales/{sale.Name}/audit")).StatusCode);
         using var buyer = stock.Client(TestTokens.Mint(Guid.NewGuid()));
@@ -45,9 +40,9 @@ public class StockApiTests : IAsyncLifetime
     [Fact]
     public async Task TheStockStreamSendsASnapshotThenEachChange()
     {
-        var sale = await _world.NewSaleAsync(stock: 10, limit: 5);
-        var orders = _world.StartOrders();
-        var stock = _world.StartStock(sale.Name);
+        var sale = await World.NewSaleAsync(stock: 10, limit: 5);
+        var orders = World.StartOrders();
+        var stock = World.StartStock(sale.Name);
         using var http = stock.Client();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var response = await http.GetAsync($"/api/sales/{sale.Name}/stock/stream", HttpCompletionOption.ResponseHeadersRead, cts.Token);

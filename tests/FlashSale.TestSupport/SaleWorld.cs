@@ -265,3 +265,12 @@ public static class Buyers
         new(new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
 }
+
+/// <summary>A test class with a <see cref="SaleWorld"/> of its own, made before its first test and removed after its last.</summary>
+public abstract class SaleWorldTests : IAsyncLifetime
+{
+    protected SaleWorld World { get; private set; } = null!;
+
+    public async Task InitializeAsync() => World = await SaleWorld.CreateAsync();
+    public async Task DisposeAsync() => await World.DisposeAsync();
+}
