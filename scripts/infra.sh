@@ -5,6 +5,7 @@
 #   scripts/infra.sh start|stop <service>              same as up/down for one service (used by fault tests)
 #   scripts/infra.sh env                               connection settings as shell exports
 #   scripts/infra.sh status                            what is running
+#   scripts/infra.sh prometheus-sale <sale> [ns]       label the local Prometheus's targets with the sale's name
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -284,7 +285,7 @@ down_smtp() { stop_daemon smtp smtp_ready; }
 # Prometheus (Debian's package) scraping the local services at the ports of the operator's local table (users 5101, orders
 # 5102, stock 5103, notifications 5104) with the chart's alert rules loaded. Not 9090: a system Prometheus may own it.
 # Targets get the labels Kubernetes would give them (namespace, service <sale>-<component>), with the sale name
-# FLASHSALE_PROMETHEUS_SALE (default "local"), since the servers start before `make up` names its sale.
+# FLASHSALE_PROMETHEUS_SALE (default "local") until `make run`/`make up` names the sale (prometheus-sale below).
 prometheus_ready() { curl -fs -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" 2>/dev/null; }
 
 prometheus_config() {
@@ -320,6 +321,15 @@ up_prometheus() {
 
 down_prometheus() { stop_daemon prometheus prometheus_ready; }
 
+# prometheus-sale <sale> [namespace]: names the sale on the targets once `make run`/`make up` has named it (the dashboard's
+# sale variable lists these labels); the running Prometheus rereads its configuration on SIGHUP.
+label_prometheus() {
+  [[ -n "${1:-}" ]] || die "usage: scripts/infra.sh prometheus-sale <sale> [namespace]"
+  mkdir -p "$PROMETHEUS_DIR"
+  FLASHSALE_PROMETHEUS_SALE=$1 FLASHSALE_PROMETHEUS_NAMESPACE=${2:-default} prometheus_config > "$PROMETHEUS_DIR/prometheus.yml"
+  if prometheus_ready && [[ -f "$STATE/prometheus.pid" ]]; then kill -HUP "$(cat "$STATE/prometheus.pid")"; fi
+}
+
 print_env() {
   cat <<ENV
 export FLASHSALE_POSTGRES='Host=127.0.0.1;Port=$PG_PORT;Database=$PG_DB;Username=$PG_USER;Password=$PG_PASSWORD'
@@ -354,5 +364,6 @@ case "$cmd" in
     done ;;
   env) print_env ;;
   status) status ;;
-  *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  prometheus-sale) label_prometheus "$@" ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -199,6 +199,7 @@ cmd_run() {
   ensure_secrets
   local sale; sale=$(sale_name) timeout=${PAYMENT_TIMEOUT:-45s}
   echo "$sale" > "$LOCAL/sale"
+  "$ROOT/scripts/infra.sh" prometheus-sale "$sale" "$(sale_namespace)"
   # Rendered (and preloaded) once to start users, whose Deployment needs the sale's name; the window is moved to "opens in
   # 15 s" once the buyers are signed in, as a shop would re-apply the resource with a new schedule.
   render_sale "$sale" 1h 2h "$timeout"
@@ -225,6 +226,7 @@ cmd_up() {
   ensure_secrets
   local sale; sale=$(sale_name)
   echo "$sale" > "$LOCAL/sale"
+  "$ROOT/scripts/infra.sh" prometheus-sale "$sale" "$(sale_namespace)"
   render_sale "$sale" 5s 60m "${PAYMENT_TIMEOUT:-15m}"
   start_users
   start_sale_services
