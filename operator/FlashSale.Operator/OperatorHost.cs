@@ -1,10 +1,9 @@
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.LeaderElection;
 using FlashSale.Messaging;
 using FlashSale.Operator.Controller;
-using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
 using FlashSale.Operator.Runtime;
 using FlashSale.Sales;
+using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
@@ -20,7 +19,7 @@ namespace FlashSale.Operator;
 /// The operator process: a .NET host with /metrics, /healthz and /readyz, Lease leader election, and the controller
 /// runtime started while this instance leads. Configuration (env or args):
 /// ConnectionStrings__Redis, ConnectionStrings__RabbitMq (where stock is preloaded and queues declared),
-/// Kubernetes__Host (else kubeconfig / in-cluster), Operator__Namespace (watched; all when empty), Operator__Workers,
+/// Kubernetes__Host (else KUBECONFIG, ~/.kube/config or in-cluster), Operator__Namespace (watched; all when empty), Operator__Workers,
 /// Operator__ResyncPeriod, Operator__LeaderElection__Enabled|LeaseName|LeaseNamespace|Identity|LeaseDuration|RenewDeadline|RetryPeriod|ReleaseOnCancel.
 /// </summary>
 public static class OperatorHost
@@ -35,6 +34,14 @@ public static class OperatorHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        // One JSON object per line, as the services write them (FlashSale.ServiceDefaults), for one log pipeline.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(o =>
+        {
+            o.IncludeScopes = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+        });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
         configure?.Invoke(builder);
         var config = builder.Configuration;
@@ -42,15 +49,14 @@ public static class OperatorHost
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<OperatorMetrics>();
-        builder.Services.AddSingleton(sp =>
+        builder.Services.AddSingleton<IKubernetes>(sp =>
         {
-            var clientOptions = new KubernetesClientOptions { LoggerFactory = sp.GetRequiredService<ILoggerFactory>(), UserAgent = "flashsale-operator" };
-            clientOptions.TypeInfoResolvers.Add(OperatorJsonContext.Default);
             var host = config["Kubernetes:Host"];
             var configuration = string.IsNullOrEmpty(host)
                 ? KubernetesClientConfiguration.BuildDefaultConfig()
-                : new KubernetesClientConfiguration { Host = new Uri(host), AccessToken = config["Kubernetes:Token"], SkipTlsVerify = config.GetValue("Kubernetes:SkipTlsVerify", false) };
-            return new KubernetesClient(configuration, clientOptions);
+                : new KubernetesClientConfiguration { Host = host, AccessToken = config["Kubernetes:Token"], SkipTlsVerify = config.GetValue("Kubernetes:SkipTlsVerify", false) };
+            configuration.UserAgent = "flashsale-operator";
+            return new k8s.Kubernetes(configuration, new RetryHandler(new RetryOptions(), sp.GetRequiredService<ILogger<RetryHandler>>()));
         });
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => RedisRegistration.Connect(config, clientName: "flashsale-operator"));
         builder.Services.AddOptions<RabbitMqOptions>().Configure(o =>
@@ -59,7 +65,7 @@ public static class OperatorHost
             o.ClientName = "flashsale-operator";
         });
         builder.Services.AddSingleton<IRabbitMqConnection, RabbitMqConnection>();
-        builder.Services.AddSingleton(sp => new EventRecorder(sp.GetRequiredService<KubernetesClient>(), "flashsale.dev/operator", identity, sp.GetRequiredService<ILogger<EventRecorder>>()));
+        builder.Services.AddSingleton(sp => new EventRecorder(sp.GetRequiredService<IKubernetes>(), "flashsale.dev/operator", identity, sp.GetRequiredService<ILogger<EventRecorder>>()));
         builder.Services.AddSingleton(_ =>
         {
             var o = new FlashSaleControllerOptions();
@@ -74,7 +80,7 @@ public static class OperatorHost
             return o;
         });
         builder.Services.AddSingleton<ControllerRuntime>();
-        builder.Services.AddSingleton(sp => new LeaderElectionOptions
+        builder.Services.AddSingleton(sp => new LeaseElectionOptions
         {
             LeaseName = config["Operator:LeaderElection:LeaseName"] ?? "flashsale-operator",
             LeaseNamespace = config["Operator:LeaderElection:LeaseNamespace"] ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "default",
@@ -97,10 +103,10 @@ public static class OperatorHost
 
 /// <summary>Runs for election (unless disabled) and runs the controller runtime only while leading.</summary>
 public sealed class OperatorService(
-    KubernetesClient client,
+    IKubernetes client,
     ControllerRuntime runtime,
     OperatorMetrics metrics,
-    LeaderElectionOptions electionOptions,
+    LeaseElectionOptions electionOptions,
     IConfiguration configuration,
     ILogger<OperatorService> logger) : BackgroundService
 {
@@ -124,17 +130,10 @@ public sealed class OperatorService(
             return;
         }
 
-        var elector = new LeaderElector(client, electionOptions);
-        elector.OnStartedLeading += StartLeading;
-        elector.OnStoppedLeading += StopLeading;
-        try
-        {
-            await elector.RunAndTryToHoldLeadershipForeverAsync(stoppingToken);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Host stopping.
-        }
+        var election = new LeaseElection(client, electionOptions, logger);
+        election.OnStartedLeading += StartLeading;
+        election.OnStoppedLeading += StopLeading;
+        await election.RunAsync(stoppingToken);
     }
 
     private void StartLeading()
@@ -158,7 +157,7 @@ public sealed class OperatorService(
             work = leaderWork;
         }
 
-        // The elector frees the lease only after this returns: the next leader never overlaps with our reconciles.
+        // The election frees the lease only after this returns: the next leader never overlaps with our reconciles.
         try
         {
             work.Wait(TimeSpan.FromSeconds(15));

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FlashSale.Kubernetes;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Local;
 using YamlDotNet.Serialization;

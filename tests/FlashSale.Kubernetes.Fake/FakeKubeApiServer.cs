@@ -15,6 +15,7 @@
 //     manager owns them, and reports a 409 conflict when a field another manager owns (by apply or by update) would
 //     change value, unless forced; updates take ownership of the fields they change;
 //   - JSON merge patch (RFC 7386) of objects and of /status;
+//   - a delete answered with the object while finalizers hold it, else with a Status (a Service: with the object);
 //   - finalizers and deletionTimestamp; propagation policies Background (default), Foreground and Orphan; background
 //     garbage collection of dependents whose owners (by uid) are all gone, and removal of dangling owner references;
 //   - label selectors (=, ==, !=, in, notin, exists, !exists), metadata.name/namespace field selectors, limit and
@@ -33,7 +34,7 @@
 //     every request is allowed (compare the recorded requests with a Role instead);
 //   - real field-ownership rules: associative lists (containers by name, ports by containerPort...), granular
 //     structured-merge-diff ownership, conflicts between managers are approximated as above; managedFields are not
-//     returned; strategic merge patch and JSON patch are not supported (415);
+//     returned; strategic merge patch and JSON patch are not supported (415, answered before the body is read);
 //   - built-in controllers: no Deployment makes ReplicaSets or Pods, no status is ever set unless a test sets it
 //     (SetStatus/Modify), HPAs do not scale, Endpoints are not made, namespaces are not objects (any name exists, and
 //     deleting one deletes nothing);
@@ -45,8 +46,8 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization.Metadata;
-using FlashSale.Kubernetes.Models;
+using k8s;
+using k8s.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -72,9 +73,6 @@ public sealed class FakeKubeApiServerOptions
 
     /// <summary>With HTTPS: asks for a client certificate and refuses connections without one signed by this authority.</summary>
     public X509Certificate2? ClientCertificateAuthority { get; set; }
-
-    /// <summary>JSON metadata for typed access to custom kinds (Seed, Get, Modify).</summary>
-    public IList<IJsonTypeInfoResolver> TypeInfoResolvers { get; } = [];
 }
 
 /// <summary>One request the fake received, with the Kubernetes verb it counts as for RBAC.</summary>
@@ -121,28 +119,33 @@ public sealed record RecordedRequest
 
 public sealed class FakeKubeApiServer : IAsyncDisposable
 {
+    public const string ApplyPatchContentType = "application/apply-patch+yaml";
+    public const string MergePatchContentType = "application/merge-patch+json";
+
     private static readonly ApiResource[] BuiltInKinds =
     [
-        V1ConfigMap.ApiResource,
-        V1Secret.ApiResource,
-        V1Service.ApiResource,
-        ApiResource.NamespacedKind("", "v1", "Pod", "pods"),
-        ApiResource.NamespacedKind("", "v1", "ServiceAccount", "serviceaccounts"),
-        ApiResource.NamespacedKind("", "v1", "Event", "events"),
-        ApiResource.ClusterKind("", "v1", "Namespace", "namespaces"),
-        V1Deployment.ApiResource,
-        ApiResource.NamespacedKind("apps", "v1", "ReplicaSet", "replicasets"),
-        ApiResource.NamespacedKind("apps", "v1", "StatefulSet", "statefulsets"),
-        V2HorizontalPodAutoscaler.ApiResource,
-        V1PodDisruptionBudget.ApiResource,
-        V1Ingress.ApiResource,
-        V1Lease.ApiResource,
-        Eventsv1Event.ApiResource,
-        V1CustomResourceDefinition.ApiResource,
-        ApiResource.NamespacedKind("rbac.authorization.k8s.io", "v1", "Role", "roles"),
-        ApiResource.NamespacedKind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+        ApiResource.Of<V1ConfigMap>(),
+        ApiResource.Of<V1Secret>(),
+        ApiResource.Of<V1Service>(),
+        ApiResource.Of<V1Pod>(),
+        ApiResource.Of<V1ServiceAccount>(),
+        ApiResource.Of<Corev1Event>(),
+        ApiResource.Of<V1Namespace>(namespaced: false),
+        ApiResource.Of<V1Deployment>(),
+        ApiResource.Of<V1ReplicaSet>(),
+        ApiResource.Of<V1StatefulSet>(),
+        ApiResource.Of<V2HorizontalPodAutoscaler>(),
+        ApiResource.Of<V1PodDisruptionBudget>(),
+        ApiResource.Of<V1Ingress>(),
+        ApiResource.Of<V1Lease>(),
+        ApiResource.Of<Eventsv1Event>(),
+        ApiResource.Of<V1CustomResourceDefinition>(namespaced: false),
+        ApiResource.Of<V1Role>(),
+        ApiResource.Of<V1RoleBinding>(),
     ];
 
+    // As the real registry's ReturnDeletedObject: a deleted Service is answered with the object, other kinds with a Status.
+    private static readonly HashSet<string> KindsAnsweringDeletesWithTheObject = ["services"];
     private static readonly HashSet<string> KindsWithoutStatus = ["configmaps", "secrets", "serviceaccounts", "events", "leases", "roles", "rolebindings"];
     private static readonly HashSet<string> BuiltInGroups = [.. BuiltInKinds.Select(k => k.Group)];
 
@@ -161,7 +164,6 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         this.app = app;
         this.options = options;
         store = new FakeStore(options.CompactionWindow);
-        JsonOptions = KubernetesJson.CreateOptions(options.TypeInfoResolvers);
         foreach (var kind in BuiltInKinds)
         {
             store.RegisterKind(kind, !KindsWithoutStatus.Contains(kind.Plural));
@@ -183,9 +185,6 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     /// <summary>http(s)://127.0.0.1:port</summary>
     public Uri BaseAddress { get; private set; } = null!;
-
-    /// <summary>The options typed helpers serialize with (built-in kinds and the configured resolvers).</summary>
-    public JsonSerializerOptions JsonOptions { get; }
 
     /// <summary>The newest resourceVersion.</summary>
     public string ResourceVersion => store.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -259,26 +258,16 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     // ---- clients -----------------------------------------------------------------------------------
 
-    /// <summary>A configuration that reaches this server; with HTTPS pass the CA (or skip verification) yourself.</summary>
+    /// <summary>A configuration of the official client that reaches this server; with HTTPS pass the CA (or skip verification) yourself.</summary>
     public KubernetesClientConfiguration CreateConfiguration(string? accessToken = null) => new()
     {
-        Host = BaseAddress,
+        Host = BaseAddress.ToString(),
         Namespace = "default",
         AccessToken = accessToken,
     };
 
-    /// <summary>A client of this server; retries are quick so that tests of failures stay short.</summary>
-    public KubernetesClient CreateClient(KubernetesClientOptions? clientOptions = null)
-    {
-        clientOptions ??= new KubernetesClientOptions();
-        if (clientOptions.Retry.InitialBackoff == new KubernetesRetryOptions().InitialBackoff)
-        {
-            clientOptions.Retry.InitialBackoff = TimeSpan.FromMilliseconds(20);
-            clientOptions.Retry.MaxBackoff = TimeSpan.FromMilliseconds(200);
-        }
-
-        return new KubernetesClient(CreateConfiguration(), clientOptions);
-    }
+    /// <summary>An official client of this server, with the given handlers (retries, for one) in its HTTP pipeline.</summary>
+    public IKubernetes CreateClient(params DelegatingHandler[] handlers) => new k8s.Kubernetes(CreateConfiguration(), handlers);
 
     // ---- kinds -------------------------------------------------------------------------------------
 
@@ -291,7 +280,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             return;
         }
 
-        var crd = store.Kind(V1CustomResourceDefinition.ApiResource);
+        var crd = store.Kind(ApiResource.Of<V1CustomResourceDefinition>(namespaced: false));
         var name = resource.GroupResource;
         var version = new JsonObject { ["name"] = resource.Version, ["served"] = true, ["storage"] = true };
         if (hasStatusSubresource)
@@ -321,8 +310,16 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    public void RegisterKind<T>(bool hasStatusSubresource = true)
-        where T : IKubernetesResource => RegisterKind(T.ApiResource, hasStatusSubresource);
+    /// <summary>Serves the kind a model names in its [KubernetesEntity] attribute.</summary>
+    public void RegisterKind<T>(bool namespaced = true, bool hasStatusSubresource = true) => RegisterKind(ApiResource.Of<T>(namespaced), hasStatusSubresource);
+
+    /// <summary>Where the server serves the kind of <typeparamref name="T"/> (its scope as registered).</summary>
+    public ApiResource KindOf<T>()
+    {
+        var named = ApiResource.Of<T>();
+        return (store.FindKind(named.Group, named.Version, named.Plural)
+            ?? throw new InvalidOperationException($"The fake API server does not know {named.GroupResource}/{named.Version}: register the kind first.")).Resource;
+    }
 
     // ---- inspection and seeding --------------------------------------------------------------------
 
@@ -330,15 +327,15 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     public JsonObject? GetObject(ApiResource resource, string? @namespace, string name) => store.Get(store.Kind(resource), @namespace, name);
 
     public T? Get<T>(string? @namespace, string name)
-        where T : class, IKubernetesResource =>
-        GetObject(T.ApiResource, @namespace, name)?.Deserialize(JsonOptions.TypeInfo<T>());
+        where T : class =>
+        GetObject(KindOf<T>(), @namespace, name) is { } found ? KubernetesJson.Deserialize<T>(found) : null;
 
     public IReadOnlyList<JsonObject> ListObjects(ApiResource resource, string? @namespace = null) =>
         store.List(store.Kind(resource), @namespace, LabelSelector.Everything, FieldSelector.Parse(null), null, null).Items;
 
     public IReadOnlyList<T> List<T>(string? @namespace = null)
-        where T : class, IKubernetesResource =>
-        [.. ListObjects(T.ApiResource, @namespace).Select(o => o.Deserialize(JsonOptions.TypeInfo<T>())!)];
+        where T : class =>
+        [.. ListObjects(KindOf<T>(), @namespace).Select(o => KubernetesJson.Deserialize<T>(o))];
 
     /// <summary>Stores an object as created (uid, resourceVersion, generation 1), keeping the status it carries.</summary>
     public JsonObject Seed(ApiResource resource, JsonObject obj)
@@ -348,8 +345,8 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     }
 
     public T Seed<T>(T obj)
-        where T : class, IKubernetesResource =>
-        Seed(T.ApiResource, (JsonObject)JsonSerializer.SerializeToNode(obj, JsonOptions.TypeInfo<T>())!).Deserialize(JsonOptions.TypeInfo<T>())!;
+        where T : class =>
+        KubernetesJson.Deserialize<T>(Seed(KindOf<T>(), ToJson(obj)));
 
     /// <summary>Sets an object's status directly, as its controller would (e.g. mark a Deployment available); watches see a MODIFIED event.</summary>
     public JsonObject SetStatus(ApiResource resource, string? @namespace, string name, JsonNode status) =>
@@ -360,19 +357,18 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         });
 
     public T SetStatus<T>(string? @namespace, string name, object status)
-        where T : class, IKubernetesResource =>
-        SetStatus(T.ApiResource, @namespace, name, JsonSerializer.SerializeToNode(status, JsonOptions.GetTypeInfo(status.GetType()))!)
-            .Deserialize(JsonOptions.TypeInfo<T>())!;
+        where T : class =>
+        KubernetesJson.Deserialize<T>(SetStatus(KindOf<T>(), @namespace, name, ToJson(status)));
 
     /// <summary>Changes a stored object in any way (spec, status, metadata), as another actor would; generation moves with spec changes.</summary>
     public T Modify<T>(string? @namespace, string name, Action<T> change)
-        where T : class, IKubernetesResource =>
-        store.Write(store.Kind(T.ApiResource), @namespace, name, obj =>
+        where T : class =>
+        KubernetesJson.Deserialize<T>(store.Write(store.Kind(KindOf<T>()), @namespace, name, obj =>
         {
-            var typed = obj.Deserialize(JsonOptions.TypeInfo<T>())!;
+            var typed = KubernetesJson.Deserialize<T>(obj);
             change(typed);
-            return (JsonObject)JsonSerializer.SerializeToNode(typed, JsonOptions.TypeInfo<T>())!;
-        }).Deserialize(JsonOptions.TypeInfo<T>())!;
+            return ToJson(typed);
+        }));
 
     /// <summary>The fields each manager owns, keyed "manager (Apply|Update[, subresource])", paths like ".spec.replicas".</summary>
     public IReadOnlyDictionary<string, HashSet<string>> GetManagedFields(ApiResource resource, string? @namespace, string name) =>
@@ -527,33 +523,35 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 await WriteJsonAsync(context, 200, store.Replace(kind, route.Namespace, route.Name!, await ReadObjectAsync(context).ConfigureAwait(false), route.Subresource, manager)).ConfigureAwait(false);
                 break;
             case "patch":
+                // The type first: a JSON-patch body (an array) is refused as a type, not as a body it cannot read.
                 var contentType = request.ContentType?.Split(';')[0].Trim();
-                var body = await ReadObjectAsync(context).ConfigureAwait(false);
-                switch (contentType)
+                if (contentType is not (MergePatchContentType or ApplyPatchContentType))
                 {
-                    case KubernetesClient.MergePatchContentType:
-                        await WriteJsonAsync(context, 200, store.MergePatch(kind, route.Namespace, route.Name!, body, route.Subresource, manager)).ConfigureAwait(false);
-                        break;
-                    case KubernetesClient.ApplyPatchContentType:
-                        if (request.FieldManager is null)
-                        {
-                            throw new ApiError(400, "BadRequest", "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests");
-                        }
-
-                        var force = query["force"] == "true";
-                        var (applied, created) = store.Apply(kind, route.Namespace, route.Name!, body, route.Subresource, request.FieldManager, force);
-                        await WriteJsonAsync(context, created ? 201 : 200, applied).ConfigureAwait(false);
-                        break;
-                    default:
-                        throw new ApiError(415, "UnsupportedMediaType", $"the fake API server does not support patch type \"{contentType}\"");
+                    throw new ApiError(415, "UnsupportedMediaType", $"the fake API server does not support patch type \"{contentType}\"");
                 }
 
+                var body = await ReadObjectAsync(context).ConfigureAwait(false);
+                if (contentType == MergePatchContentType)
+                {
+                    await WriteJsonAsync(context, 200, store.MergePatch(kind, route.Namespace, route.Name!, body, route.Subresource, manager)).ConfigureAwait(false);
+                    break;
+                }
+
+                if (request.FieldManager is null)
+                {
+                    throw new ApiError(400, "BadRequest", "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests");
+                }
+
+                var force = query["force"] == "true";
+                var (applied, created) = store.Apply(kind, route.Namespace, route.Name!, body, route.Subresource, request.FieldManager, force);
+                await WriteJsonAsync(context, created ? 201 : 200, applied).ConfigureAwait(false);
                 break;
             case "delete":
                 var deleteOptions = context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0
                     ? await ReadObjectAsync(context).ConfigureAwait(false)
                     : [];
                 var policy = JsonTree.String(deleteOptions["propagationPolicy"]) ?? (string?)query["propagationPolicy"];
+                var lastState = KindsAnsweringDeletesWithTheObject.Contains(kind.Resource.Plural) ? store.Get(kind, route.Namespace, route.Name!) : null;
                 var remainingObject = store.Delete(
                     kind,
                     route.Namespace,
@@ -561,7 +559,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                     policy,
                     JsonTree.String(deleteOptions["preconditions"]?["resourceVersion"]),
                     JsonTree.String(deleteOptions["preconditions"]?["uid"]));
-                await WriteJsonAsync(context, 200, remainingObject ?? FakeStore.StatusObject(200, string.Empty, string.Empty, FakeStore.Details(kind, route.Name!))).ConfigureAwait(false);
+                await WriteJsonAsync(context, 200, remainingObject ?? lastState ?? FakeStore.StatusObject(200, string.Empty, string.Empty, FakeStore.Details(kind, route.Name!))).ConfigureAwait(false);
                 break;
             case "deletecollection":
                 var selector = LabelSelector.Parse(query["labelSelector"]);
@@ -648,7 +646,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     {
         try
         {
-            return await JsonSerializer.DeserializeAsync(context.Request.Body, KubernetesJson.Default.TypeInfo<JsonNode>(), context.RequestAborted).ConfigureAwait(false) as JsonObject
+            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false) as JsonObject
                 ?? throw new ApiError(400, "BadRequest", "the body is not a JSON object");
         }
         catch (JsonException e)
@@ -732,6 +730,8 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             // Stopped.
         }
     }
+
+    private static JsonObject ToJson(object obj) => JsonNode.Parse(KubernetesJson.Serialize(obj))!.AsObject();
 
     private static string DefaultManager(string? userAgent) =>
         string.IsNullOrEmpty(userAgent) ? "unknown" : userAgent.Split('/', ' ')[0];

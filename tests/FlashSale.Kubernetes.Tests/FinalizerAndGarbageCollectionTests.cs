@@ -1,6 +1,6 @@
-using System.Text.Json.Nodes;
-using FlashSale.Kubernetes.Fake;
-using FlashSale.Kubernetes.Models;
+using System.Net;
+using k8s;
+using k8s.Models;
 
 namespace FlashSale.Kubernetes.Tests;
 
@@ -13,23 +13,23 @@ public sealed class FinalizerAndGarbageCollectionTests : FakeApiServerTest
     {
         var sale = TestKit.Sale("autumn");
         sale.Metadata.Finalizers = [Finalizer];
-        var created = await client.CreateAsync(sale);
+        var created = await client.CreateSaleAsync(sale);
 
-        var marked = await client.DeleteAsync<TestSale>(TestKit.Ns, "autumn");
+        var marked = await client.DeleteSaleAsync("autumn");
 
         Assert.NotNull(marked);
         Assert.NotNull(marked.Metadata.DeletionTimestamp);
         Assert.Equal(created.Metadata.Generation + 1, marked.Metadata.Generation);
-        var stillThere = await client.GetAsync<TestSale>(TestKit.Ns, "autumn");
-        Assert.NotNull(stillThere?.Metadata.DeletionTimestamp);
+        var stillThere = await client.GetSaleAsync("autumn");
+        Assert.NotNull(stillThere.Metadata.DeletionTimestamp);
 
         // Deleting again changes nothing; the object waits for its finalizer.
-        var again = await client.DeleteAsync<TestSale>(TestKit.Ns, "autumn");
+        var again = await client.DeleteSaleAsync("autumn");
         Assert.Equal(stillThere.Metadata.ResourceVersion, again!.Metadata.ResourceVersion);
 
-        await client.MergePatchAsync<TestSale>(TestKit.Ns, "autumn", JsonNode.Parse("""{"metadata":{"finalizers":null}}""")!);
+        await client.PatchSaleAsync("autumn", TestKit.Merge("""{"metadata":{"finalizers":null}}"""));
 
-        Assert.Null(await client.GetAsync<TestSale>(TestKit.Ns, "autumn"));
+        Assert.Null(await client.GetSaleAsync("autumn").OrNull());
     }
 
     [Fact]
@@ -37,12 +37,12 @@ public sealed class FinalizerAndGarbageCollectionTests : FakeApiServerTest
     {
         var sale = TestKit.Sale("winter");
         sale.Metadata.Finalizers = [Finalizer];
-        await client.CreateAsync(sale);
-        var marked = await client.DeleteAsync<TestSale>(TestKit.Ns, "winter");
+        await client.CreateSaleAsync(sale);
+        var marked = await client.DeleteSaleAsync("winter");
 
-        marked!.Metadata.Finalizers!.Add("someone.else/finalizer");
-        var error = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ReplaceAsync(marked));
-        Assert.Equal(422, (int)error.StatusCode);
+        marked!.Metadata.Finalizers.Add("someone.else/finalizer");
+        var status = await TestKit.RefusalAsync(() => client.CustomObjects.ReplaceNamespacedCustomObjectAsync<TestSale>(marked, TestSale.Group, TestSale.Version, TestKit.Ns, TestSale.Plural, "winter"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
     }
 
     [Fact]
@@ -50,85 +50,84 @@ public sealed class FinalizerAndGarbageCollectionTests : FakeApiServerTest
     {
         var sale = TestKit.Sale("flash");
         sale.Metadata.Finalizers = [Finalizer];
-        var owner = await client.CreateAsync(sale);
-        var reference = owner.ToOwnerReference();
+        var owner = await client.CreateSaleAsync(sale);
         foreach (var name in new[] { "flash-orders", "flash-stock" })
         {
             var deployment = TestKit.Deployment(name);
-            deployment.Metadata.OwnerReferences = [reference];
-            await client.ApplyAsync(deployment, "flashsale-operator");
+            deployment.Metadata.OwnerReferences = [TestKit.OwnerReference(owner)];
+            await client.AppsV1.PatchNamespacedDeploymentAsync(TestKit.Apply(deployment), name, TestKit.Ns, fieldManager: TestKit.Manager);
         }
 
-        var unrelated = await client.CreateAsync(TestKit.Deployment("unrelated"));
+        var unrelated = await client.AppsV1.CreateNamespacedDeploymentAsync(TestKit.Deployment("unrelated"), TestKit.Ns);
 
-        await client.DeleteAsync<TestSale>(TestKit.Ns, "flash");
+        await client.DeleteSaleAsync("flash");
         await Task.Delay(200);
-        Assert.Equal(3, (await client.ListAsync<V1Deployment>(TestKit.Ns)).Items.Count);
+        Assert.Equal(3, (await client.AppsV1.ListNamespacedDeploymentAsync(TestKit.Ns)).Items.Count);
 
-        await client.MergePatchAsync<TestSale>(TestKit.Ns, "flash", JsonNode.Parse("""{"metadata":{"finalizers":[]}}""")!);
+        await client.PatchSaleAsync("flash", TestKit.Merge("""{"metadata":{"finalizers":[]}}"""));
 
-        await TestKit.WaitUntilAsync(async () => (await client.ListAsync<V1Deployment>(TestKit.Ns)).Items.Count == 1, "the dependents were collected");
-        Assert.Equal(unrelated.Metadata.Uid, (await client.GetAsync<V1Deployment>(TestKit.Ns, "unrelated"))!.Metadata.Uid);
+        await TestKit.WaitUntilAsync(async () => (await client.AppsV1.ListNamespacedDeploymentAsync(TestKit.Ns)).Items.Count == 1, "the dependents were collected");
+        Assert.Equal(unrelated.Metadata.Uid, (await client.AppsV1.ReadNamespacedDeploymentAsync("unrelated", TestKit.Ns)).Metadata.Uid);
     }
 
     [Fact]
     public async Task ForegroundDeletionRemovesDependentsBeforeTheOwner()
     {
-        var owner = await client.CreateAsync(TestKit.Sale("foreground"));
+        var owner = await client.CreateSaleAsync(TestKit.Sale("foreground"));
         var dependent = TestKit.ConfigMap("foreground-config");
-        dependent.Metadata.OwnerReferences = [owner.ToOwnerReference()];
+        dependent.Metadata.OwnerReferences = [TestKit.OwnerReference(owner)];
         dependent.Metadata.Finalizers = [Finalizer];
-        await client.CreateAsync(dependent);
+        await client.CoreV1.CreateNamespacedConfigMapAsync(dependent, TestKit.Ns);
 
-        var marked = await client.DeleteAsync<TestSale>(TestKit.Ns, "foreground", PropagationPolicy.Foreground);
+        var marked = await client.DeleteSaleAsync("foreground", "Foreground");
 
-        Assert.Contains("foregroundDeletion", marked!.Metadata.Finalizers!);
-        await TestKit.WaitUntilAsync(async () => (await client.GetAsync<V1ConfigMap>(TestKit.Ns, "foreground-config"))?.Metadata.DeletionTimestamp is not null, "the dependent is being deleted");
-        Assert.NotNull(await client.GetAsync<TestSale>(TestKit.Ns, "foreground"));
+        Assert.Contains("foregroundDeletion", marked!.Metadata.Finalizers);
+        await TestKit.WaitUntilAsync(async () => (await client.CoreV1.ReadNamespacedConfigMapAsync("foreground-config", TestKit.Ns)).Metadata.DeletionTimestamp is not null, "the dependent is being deleted");
+        Assert.NotNull(await client.GetSaleAsync("foreground"));
 
-        await client.MergePatchAsync<V1ConfigMap>(TestKit.Ns, "foreground-config", JsonNode.Parse("""{"metadata":{"finalizers":null}}""")!);
+        await client.CoreV1.PatchNamespacedConfigMapAsync(TestKit.Merge("""{"metadata":{"finalizers":null}}"""), "foreground-config", TestKit.Ns);
 
-        await TestKit.WaitUntilAsync(async () => await client.GetAsync<TestSale>(TestKit.Ns, "foreground") is null, "the owner is gone after its dependent");
+        await TestKit.WaitUntilAsync(async () => await client.GetSaleAsync("foreground").OrNull() is null, "the owner is gone after its dependent");
     }
 
     [Fact]
     public async Task OrphanDeletionLeavesDependentsWithoutTheOwnerReference()
     {
-        var owner = await client.CreateAsync(TestKit.Sale("orphaning"));
+        var owner = await client.CreateSaleAsync(TestKit.Sale("orphaning"));
         var dependent = TestKit.ConfigMap("orphan");
-        dependent.Metadata.OwnerReferences = [owner.ToOwnerReference()];
-        await client.CreateAsync(dependent);
+        dependent.Metadata.OwnerReferences = [TestKit.OwnerReference(owner)];
+        await client.CoreV1.CreateNamespacedConfigMapAsync(dependent, TestKit.Ns);
 
-        await client.DeleteAsync<TestSale>(TestKit.Ns, "orphaning", PropagationPolicy.Orphan);
+        await client.DeleteSaleAsync("orphaning", "Orphan");
 
-        await TestKit.WaitUntilAsync(async () => await client.GetAsync<TestSale>(TestKit.Ns, "orphaning") is null, "the owner is gone");
-        var orphan = await client.GetAsync<V1ConfigMap>(TestKit.Ns, "orphan");
-        Assert.NotNull(orphan);
+        await TestKit.WaitUntilAsync(async () => await client.GetSaleAsync("orphaning").OrNull() is null, "the owner is gone");
+        var orphan = await client.CoreV1.ReadNamespacedConfigMapAsync("orphan", TestKit.Ns);
         Assert.Null(orphan.Metadata.OwnerReferences);
     }
 
     [Fact]
     public async Task ADependentWithAnotherLiveOwnerOnlyLosesTheDanglingReference()
     {
-        var first = await client.CreateAsync(TestKit.Sale("first"));
-        var second = await client.CreateAsync(TestKit.Sale("second"));
+        var first = await client.CreateSaleAsync(TestKit.Sale("first"));
+        var second = await client.CreateSaleAsync(TestKit.Sale("second"));
         var shared = TestKit.ConfigMap("shared");
-        shared.Metadata.OwnerReferences = [first.ToOwnerReference(controller: false), second.ToOwnerReference(controller: false)];
-        await client.CreateAsync(shared);
+        shared.Metadata.OwnerReferences = [TestKit.OwnerReference(first, controller: false), TestKit.OwnerReference(second, controller: false)];
+        await client.CoreV1.CreateNamespacedConfigMapAsync(shared, TestKit.Ns);
 
-        await client.DeleteAsync<TestSale>(TestKit.Ns, "first");
+        await client.DeleteSaleAsync("first");
 
-        await TestKit.WaitUntilAsync(async () => (await client.GetAsync<V1ConfigMap>(TestKit.Ns, "shared"))?.Metadata.OwnerReferences?.Count == 1, "the dangling reference is removed");
-        var remaining = (await client.GetAsync<V1ConfigMap>(TestKit.Ns, "shared"))!.Metadata.OwnerReferences!.Single();
+        await TestKit.WaitUntilAsync(async () => (await client.CoreV1.ReadNamespacedConfigMapAsync("shared", TestKit.Ns)).Metadata.OwnerReferences?.Count == 1, "the dangling reference is removed");
+        var remaining = (await client.CoreV1.ReadNamespacedConfigMapAsync("shared", TestKit.Ns)).Metadata.OwnerReferences.Single();
         Assert.Equal(second.Metadata.Uid, remaining.Uid);
     }
 
     [Fact]
     public async Task ADeleteWithAStaleResourceVersionPreconditionIsAConflict()
     {
-        var created = await client.CreateAsync(TestKit.ConfigMap("guarded"));
-        await client.MergePatchAsync<V1ConfigMap>(TestKit.Ns, "guarded", JsonNode.Parse("""{"data":{"key":"2"}}""")!);
-        await Assert.ThrowsAsync<KubernetesConflictException>(() => client.DeleteAsync<V1ConfigMap>(TestKit.Ns, "guarded", resourceVersion: created.Metadata.ResourceVersion));
-        Assert.NotNull(await client.GetAsync<V1ConfigMap>(TestKit.Ns, "guarded"));
+        var created = await client.CoreV1.CreateNamespacedConfigMapAsync(TestKit.ConfigMap("guarded"), TestKit.Ns);
+        await client.CoreV1.PatchNamespacedConfigMapAsync(TestKit.Merge("""{"data":{"key":"2"}}"""), "guarded", TestKit.Ns);
+        var preconditioned = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = created.Metadata.ResourceVersion } };
+        Assert.Equal(HttpStatusCode.Conflict, await TestKit.RefusalAsync(() => client.CoreV1.DeleteNamespacedConfigMapAsync("guarded", TestKit.Ns, body: preconditioned)));
+        Assert.NotNull(await client.CoreV1.ReadNamespacedConfigMapAsync("guarded", TestKit.Ns));
     }
 }

@@ -1,19 +1,18 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using FlashSale.Kubernetes;
 using FlashSale.Kubernetes.Fake;
-using FlashSale.Kubernetes.Models;
 using FlashSale.Messaging;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
+using FlashSale.Operator.Local;
 using FlashSale.Operator.Runtime;
 using FlashSale.Sales;
 using FlashSale.TestSupport;
+using k8s;
+using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using StackExchange.Redis;
-using YamlDotNet.Serialization;
 
 namespace FlashSale.Operator.Tests;
 
@@ -25,7 +24,7 @@ public sealed class Harness : IAsyncDisposable
 {
     private readonly List<string> sales = [];
 
-    private Harness(FakeKubeApiServer server, KubernetesClient client, ConnectionMultiplexer redis, RabbitMqConnection rabbitMq, ManualClock clock)
+    private Harness(FakeKubeApiServer server, IKubernetes client, ConnectionMultiplexer redis, RabbitMqConnection rabbitMq, ManualClock clock)
     {
         Server = server;
         Client = client;
@@ -41,7 +40,8 @@ public sealed class Harness : IAsyncDisposable
 
     public FakeKubeApiServer Server { get; }
 
-    public KubernetesClient Client { get; }
+    /// <summary>The official client, with the operator's retries (quick ones, so that tests of failures stay short).</summary>
+    public IKubernetes Client { get; }
 
     public ConnectionMultiplexer Redis { get; }
 
@@ -60,28 +60,18 @@ public sealed class Harness : IAsyncDisposable
     public static async Task<Harness> StartAsync()
     {
         await Infra.RequireAsync(postgres: false);
-        var serverOptions = new FakeKubeApiServerOptions();
-        serverOptions.TypeInfoResolvers.Add(OperatorJsonContext.Default);
-        var server = await FakeKubeApiServer.StartAsync(serverOptions);
+        var server = await FakeKubeApiServer.StartAsync();
         server.RegisterKind<V1Alpha1FlashSale>();
-        var client = server.CreateClient(ClientOptions());
+        var client = server.CreateClient(new RetryHandler(new RetryOptions { InitialBackoff = TimeSpan.FromMilliseconds(20), MaxBackoff = TimeSpan.FromMilliseconds(200) }));
         var redis = await ConnectionMultiplexer.ConnectAsync(Infra.Redis);
         var rabbitMq = new RabbitMqConnection(Options.Create(new RabbitMqOptions { ConnectionString = Infra.RabbitMq, ClientName = "operator-tests" }), NullLogger<RabbitMqConnection>.Instance);
         return new Harness(server, client, redis, rabbitMq, new ManualClock());
     }
 
-    public static KubernetesClientOptions ClientOptions()
-    {
-        var options = new KubernetesClientOptions();
-        options.TypeInfoResolvers.Add(OperatorJsonContext.Default);
-        return options;
-    }
-
     /// <summary>examples/flashsale.yaml in this harness's namespace, with the window moved to start in <paramref name="startsIn"/>.</summary>
     public V1Alpha1FlashSale Example(string? name = null, TimeSpan? startsIn = null, TimeSpan? length = null)
     {
-        var yaml = File.ReadAllText(Path.Combine(Infra.RepoRoot, "examples", "flashsale.yaml"));
-        var fs = FromYaml(yaml);
+        var fs = KubernetesJson.Deserialize<V1Alpha1FlashSale>(ResourceFile.LoadTree(Path.Combine(Infra.RepoRoot, "examples", "flashsale.yaml")));
         fs.Metadata.Name = name ?? "sale-" + Guid.NewGuid().ToString("N")[..6];
         fs.Metadata.NamespaceProperty = Namespace;
         var starts = Clock.GetUtcNow() + (startsIn ?? TimeSpan.FromHours(1));
@@ -93,10 +83,21 @@ public sealed class Harness : IAsyncDisposable
     public async Task<V1Alpha1FlashSale> CreateAsync(V1Alpha1FlashSale fs)
     {
         sales.Add(fs.Name());
-        return await Client.CreateAsync(fs);
+        return await Client.CustomObjects.CreateNamespacedCustomObjectAsync<V1Alpha1FlashSale>(fs, V1Alpha1FlashSale.Group, V1Alpha1FlashSale.Version, Namespace, V1Alpha1FlashSale.Plural);
     }
 
-    public Task<V1Alpha1FlashSale?> GetAsync(string name) => Client.GetAsync<V1Alpha1FlashSale>(Namespace, name);
+    public Task<V1Alpha1FlashSale?> GetAsync(string name) => Client.GetNamespacedAsync<V1Alpha1FlashSale>(Namespace, name);
+
+    /// <summary>Deletes the sale: returns it while its finalizer holds it, null once it is gone (the server answers with a Status).</summary>
+    public async Task<V1Alpha1FlashSale?> DeleteAsync(string name)
+    {
+        var answer = await Client.CustomObjects.DeleteNamespacedCustomObjectAsync<System.Text.Json.JsonElement>(V1Alpha1FlashSale.Group, V1Alpha1FlashSale.Version, Namespace, V1Alpha1FlashSale.Plural, name);
+        return answer.GetProperty("kind").GetString() == "Status" ? null : KubernetesJson.Deserialize<V1Alpha1FlashSale>(answer);
+    }
+
+    /// <summary>The Prometheus Operator's kind, for tests that make the fake serve it.</summary>
+    public static readonly ApiResource ServiceMonitors =
+        ApiResource.NamespacedKind(Children.ServiceMonitorGroup, Children.ServiceMonitorVersion, "ServiceMonitor", Children.ServiceMonitorPlural);
 
     /// <summary>Reads the sale again and reconciles it, as a worker would.</summary>
     public async Task<ReconcileResult> ReconcileAsync(string name)
@@ -129,29 +130,6 @@ public sealed class Harness : IAsyncDisposable
 
     public async Task<bool> AnyTopologyLeftAsync(string sale) =>
         (await new SaleTopology(Namespace, sale).FindMissingAsync(await RabbitMq.GetConnectionAsync())).Count < new SaleTopology(Namespace, sale).Queues.Count + 2;
-
-    public static V1Alpha1FlashSale FromYaml(string yaml)
-    {
-        var value = new DeserializerBuilder().WithAttemptingUnquotedStringTypeDeserialization().Build().Deserialize<object>(yaml);
-        return ToNode(value)!.Deserialize(Harness.ClientOptionsJson.GetTypeInfo(typeof(V1Alpha1FlashSale))) as V1Alpha1FlashSale
-            ?? throw new InvalidOperationException("not a FlashSale");
-    }
-
-    private static readonly JsonSerializerOptions ClientOptionsJson = KubernetesJson.CreateOptions(OperatorJsonContext.Default);
-
-    private static JsonNode? ToNode(object? value) => value switch
-    {
-        null => null,
-        Dictionary<object, object?> map => new JsonObject(map.Select(kv => KeyValuePair.Create(kv.Key.ToString()!, ToNode(kv.Value)))),
-        List<object?> list => new JsonArray([.. list.Select(ToNode)]),
-        string s => JsonValue.Create(s),
-        bool b => JsonValue.Create(b),
-        int i => JsonValue.Create(i),
-        long l => JsonValue.Create(l),
-        double d => JsonValue.Create(d),
-        decimal m => JsonValue.Create(m),
-        _ => JsonValue.Create(value.ToString()),
-    };
 
     private static DateTimeOffset TruncateToSeconds(DateTimeOffset t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 

@@ -1,7 +1,8 @@
 extern alias stocksvc;
 using System.Net;
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
+using FlashSale.Operator.Kubernetes;
+using k8s;
+using k8s.Models;
 using FlashSale.TestSupport;
 using StockProgram = stocksvc::Program;
 

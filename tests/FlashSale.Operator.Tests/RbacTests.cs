@@ -1,5 +1,6 @@
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
+using FlashSale.Operator.Kubernetes;
+using k8s;
+using k8s.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.TestSupport;
@@ -19,7 +20,7 @@ public class RbacTests
     public async Task TheChartGrantsExactlyTheVerbsTheOperatorUses()
     {
         await using var h = await Harness.StartAsync();
-        h.Server.RegisterKind(Children.ServiceMonitorResource);
+        h.Server.RegisterKind(Harness.ServiceMonitors);
         var app = RuntimeTests.StartOperatorHost(h, "rbac", leaderElection: true);
         await app.StartAsync();
         try
@@ -31,7 +32,7 @@ public class RbacTests
                 && h.Server.Get<V1Alpha1FlashSale>(h.Namespace, fs.Name())?.Status?.Phase is not null, "the first reconcile");
             h.Server.Modify<V1Alpha1FlashSale>(h.Namespace, fs.Name(), sale => sale.Spec!.Services!.Orders!.Autoscaling = null);
             await RuntimeTests.WaitForAsync(() => h.Server.Get<V2HorizontalPodAutoscaler>(h.Namespace, $"{fs.Name()}-orders") is null, "the HPA to be removed");
-            await h.Client.DeleteAsync<V1Alpha1FlashSale>(h.Namespace, fs.Name());
+            await h.DeleteAsync(fs.Name());
             await RuntimeTests.WaitForAsync(() => h.Server.Get<V1Alpha1FlashSale>(h.Namespace, fs.Name()) is null, "the finalizer to be released");
         }
         finally

@@ -1,6 +1,7 @@
 using FlashSale.Contracts;
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
+using FlashSale.Operator.Kubernetes;
+using k8s;
+using k8s.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Sales;
@@ -203,7 +204,7 @@ public class ReconcileTests
         var fs = await h.CreateAsync(h.Example());
         await h.ReconcileAsync(fs.Name());
 
-        await h.Client.DeleteAsync<V1Service>(h.Namespace, $"{fs.Name()}-users");
+        await h.Client.CoreV1.DeleteNamespacedServiceAsync($"{fs.Name()}-users", h.Namespace);
         h.Server.Modify<V1Deployment>(h.Namespace, $"{fs.Name()}-orders", d => d.Spec!.Template!.Spec!.Containers![0].Image = "evil/image:latest");
         await h.ReconcileAsync(fs.Name());
 
@@ -280,7 +281,7 @@ public class ReconcileTests
         var fs = await h.CreateAsync(example);
         await h.ReconcileAsync(fs.Name());
 
-        var deleting = await h.Client.DeleteAsync<V1Alpha1FlashSale>(h.Namespace, fs.Name());
+        var deleting = await h.DeleteAsync(fs.Name());
         Assert.NotNull(deleting);
         Assert.NotNull((await h.GetAsync(fs.Name()))!.Metadata.DeletionTimestamp);
         Assert.NotEmpty(await h.Store.GetStockAsync(new SaleKeys(h.Namespace, fs.Name())));
@@ -299,7 +300,7 @@ public class ReconcileTests
         var fs = await h.CreateAsync(h.Example());
         await h.ReconcileAsync(fs.Name());
 
-        await h.Client.DeleteAsync<V1Alpha1FlashSale>(h.Namespace, fs.Name());
+        await h.DeleteAsync(fs.Name());
         await h.ReconcileAsync(fs.Name());
 
         Assert.Null(await h.GetAsync(fs.Name()));
@@ -405,11 +406,11 @@ public class ReconcileTests
         await h.ReconcileAsync(without.Name());
         Assert.DoesNotContain(h.Server.Requests, r => r.Resource == "servicemonitors");
 
-        h.Server.RegisterKind(Children.ServiceMonitorResource);
+        h.Server.RegisterKind(Harness.ServiceMonitors);
         var with = await h.CreateAsync(h.Example());
         await h.ReconcileAsync(with.Name());
 
-        var monitor = Assert.Single(h.Server.ListObjects(Children.ServiceMonitorResource, h.Namespace));
+        var monitor = Assert.Single(h.Server.ListObjects(Harness.ServiceMonitors, h.Namespace));
         Assert.Equal(with.Name(), monitor["metadata"]!["name"]!.GetValue<string>());
         Assert.Equal(with.Uid(), monitor["metadata"]!["ownerReferences"]![0]!["uid"]!.GetValue<string>());
         Assert.Equal("/metrics", monitor["spec"]!["endpoints"]![0]!["path"]!.GetValue<string>());
@@ -417,7 +418,7 @@ public class ReconcileTests
             monitor["spec"]!["targetLabels"]!.AsArray().Select(l => l!.GetValue<string>()));
     }
 
-    static void AssertOwnedBy(V1Alpha1FlashSale owner, IKubernetesObject child)
+    static void AssertOwnedBy(V1Alpha1FlashSale owner, IKubernetesObject<V1ObjectMeta> child)
     {
         var reference = Assert.Single(child.Metadata.OwnerReferences!);
         Assert.Equal(owner.Uid(), reference.Uid);

@@ -1,5 +1,6 @@
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
+using FlashSale.Operator.Kubernetes;
+using k8s;
+using k8s.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Operator.Local;

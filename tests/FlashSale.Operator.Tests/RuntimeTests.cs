@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
+using FlashSale.Operator.Kubernetes;
+using k8s;
+using k8s.Models;
 using FlashSale.Operator.Entities;
 using FlashSale.Operator.Runtime;
 using FlashSale.TestSupport;
@@ -58,7 +59,7 @@ public class RuntimeTests
         await WaitForAsync(() => h.Server.Get<V1Service>(h.Namespace, name) is not null, "the Service");
         var uid = h.Server.Get<V1Service>(h.Namespace, name)!.Uid();
 
-        await h.Client.DeleteAsync<V1Service>(h.Namespace, name);
+        await h.Client.CoreV1.DeleteNamespacedServiceAsync(name, h.Namespace);
 
         await WaitForAsync(() => h.Server.Get<V1Service>(h.Namespace, name) is { } s && s.Uid() != uid, "the Service to come back");
         stop.Cancel();

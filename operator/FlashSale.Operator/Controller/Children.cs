@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
 using FlashSale.Sales;
+using k8s;
+using k8s.Models;
 
 namespace FlashSale.Operator.Controller;
 
@@ -75,11 +76,11 @@ public static class Children
         OwnerReferences = [fs.ToOwnerReference()],
     };
 
-    public static V1ConfigMap ConfigMap(V1Alpha1FlashSale fs, SaleDefinition sale) => new()
+    public static V1ConfigMap ConfigMap(V1Alpha1FlashSale fs, SaleDefinition sale) => new V1ConfigMap
     {
         Metadata = Metadata(fs, ConfigMapName(fs), null),
         Data = new Dictionary<string, string> { [SaleFileKey] = SaleFile.ToYaml(sale) },
-    };
+    }.Typed();
 
     /// <summary>The Deployment; <paramref name="autoscaled"/> leaves replicas out, for the HPA owns them.</summary>
     public static V1Deployment Deployment(V1Alpha1FlashSale fs, SaleService service)
@@ -106,7 +107,7 @@ public static class Children
                     Spec = PodSpec(fs, service, serviceSpec),
                 },
             },
-        };
+        }.Typed();
     }
 
     private static V1PodSpec PodSpec(V1Alpha1FlashSale fs, SaleService service, ServiceSpec? serviceSpec)
@@ -114,7 +115,7 @@ public static class Children
         var spec = fs.Spec!;
         var probe = (string path, int period, int failures) => new V1Probe
         {
-            HttpGet = new V1HttpGetAction { Path = path, Port = "http" },
+            HttpGet = new V1HTTPGetAction { Path = path, Port = "http" },
             PeriodSeconds = period,
             TimeoutSeconds = 2,
             FailureThreshold = failures,
@@ -155,7 +156,7 @@ public static class Children
                     VolumeMounts =
                     [
                         new V1VolumeMount { Name = "tmp", MountPath = "/tmp" },
-                        new V1VolumeMount { Name = "sale", MountPath = SaleFileDirectory, ReadOnly = true },
+                        new V1VolumeMount { Name = "sale", MountPath = SaleFileDirectory, ReadOnlyProperty = true },
                     ],
                 },
             ],
@@ -185,7 +186,7 @@ public static class Children
         var secret = (string name, string secretName, string key, bool optional) => new V1EnvVar
         {
             Name = name,
-            ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1KeySelector { Name = secretName, Key = key, Optional = optional ? true : null } },
+            ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = secretName, Key = key, Optional = optional ? true : null } },
         };
         var env = new List<V1EnvVar>
         {
@@ -278,8 +279,8 @@ public static class Children
 
     private static V1ResourceRequirements Resources(ResourcesSpec? resources)
     {
-        var requests = new Dictionary<string, string> { ["cpu"] = "100m", ["memory"] = "128Mi" };
-        var limits = new Dictionary<string, string> { ["cpu"] = "1", ["memory"] = "512Mi" };
+        var requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = "100m", ["memory"] = "128Mi" };
+        var limits = new Dictionary<string, ResourceQuantity> { ["cpu"] = "1", ["memory"] = "512Mi" };
         foreach (var (k, v) in resources?.Requests ?? new Dictionary<string, string>())
         {
             requests[k] = v;
@@ -293,7 +294,7 @@ public static class Children
         return new V1ResourceRequirements { Requests = requests, Limits = limits };
     }
 
-    public static V1Service Service(V1Alpha1FlashSale fs, SaleService service) => new()
+    public static V1Service Service(V1Alpha1FlashSale fs, SaleService service) => new V1Service
     {
         Metadata = Metadata(fs, NameOf(fs, service), service),
         Spec = new V1ServiceSpec
@@ -302,7 +303,7 @@ public static class Children
             Selector = SelectorLabels(fs, service),
             Ports = [new V1ServicePort { Name = "http", Port = 80, TargetPort = "http", Protocol = "TCP" }],
         },
-    };
+    }.Typed();
 
     /// <summary>The HPA, or null when the service has a fixed replica count. minReplicas is raised to maxReplicas while <paramref name="prescaled"/>.</summary>
     public static V2HorizontalPodAutoscaler? Autoscaler(V1Alpha1FlashSale fs, SaleService service, bool prescaled)
@@ -333,10 +334,10 @@ public static class Children
                     },
                 ],
             },
-        };
+        }.Typed();
     }
 
-    public static V1PodDisruptionBudget DisruptionBudget(V1Alpha1FlashSale fs, SaleService service) => new()
+    public static V1PodDisruptionBudget DisruptionBudget(V1Alpha1FlashSale fs, SaleService service) => new V1PodDisruptionBudget
     {
         Metadata = Metadata(fs, NameOf(fs, service), service),
         Spec = new V1PodDisruptionBudgetSpec
@@ -345,7 +346,7 @@ public static class Children
             Selector = new V1LabelSelector { MatchLabels = SelectorLabels(fs, service) },
             UnhealthyPodEvictionPolicy = "AlwaysAllow",
         },
-    };
+    }.Typed();
 
     /// <summary>Routes /api/... of this sale to its services (the longest matching prefix wins).</summary>
     public static V1Ingress Ingress(V1Alpha1FlashSale fs)
@@ -386,7 +387,7 @@ public static class Children
                     },
                 ],
             },
-        };
+        }.Typed();
     }
 
     /// <summary>
@@ -395,7 +396,22 @@ public static class Children
     /// </summary>
     public static IReadOnlyList<JsonObject> Render(V1Alpha1FlashSale fs, SaleDefinition sale, bool prescaled)
     {
-        static JsonObject Json<T>(T obj) => (JsonObject)System.Text.Json.JsonSerializer.SerializeToNode(obj, KubernetesJson.Default.TypeInfo<T>())!;
+        // apiVersion, kind and metadata first, as kubectl shows an object (the models write their fields in alphabetical order).
+        static JsonObject Json(object obj)
+        {
+            var json = JsonNode.Parse(KubernetesJson.Serialize(obj))!.AsObject();
+            var ordered = new JsonObject();
+            foreach (var key in new[] { "apiVersion", "kind", "metadata" }.Concat(json.Select(p => p.Key)).Distinct().ToList())
+            {
+                if (json.Remove(key, out var value))
+                {
+                    ordered[key] = value;
+                }
+            }
+
+            return ordered;
+        }
+
         var objects = new List<JsonObject> { Json(ConfigMap(fs, sale)) };
         foreach (var service in SaleService.All)
         {
@@ -413,9 +429,10 @@ public static class Children
         return objects;
     }
 
-    public static readonly ApiResource ServiceMonitorResource = ApiResource.NamespacedKind("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors");
-
-    public const string ServiceMonitorCrd = "servicemonitors.monitoring.coreos.com";
+    public const string ServiceMonitorGroup = "monitoring.coreos.com";
+    public const string ServiceMonitorVersion = "v1";
+    public const string ServiceMonitorPlural = "servicemonitors";
+    public const string ServiceMonitorCrd = $"{ServiceMonitorPlural}.{ServiceMonitorGroup}";
 
     /// <summary>A Prometheus Operator ServiceMonitor scraping /metrics of every service of the sale.</summary>
     public static JsonObject ServiceMonitor(V1Alpha1FlashSale fs)
@@ -429,8 +446,8 @@ public static class Children
 
         return new JsonObject
         {
-            ["apiVersion"] = ServiceMonitorResource.ApiVersion,
-            ["kind"] = ServiceMonitorResource.Kind,
+            ["apiVersion"] = $"{ServiceMonitorGroup}/{ServiceMonitorVersion}",
+            ["kind"] = "ServiceMonitor",
             ["metadata"] = new JsonObject
             {
                 ["name"] = fs.Name(),

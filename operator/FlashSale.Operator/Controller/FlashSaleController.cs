@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
+using System.Net;
 using System.Text.Json.Nodes;
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
 using FlashSale.Messaging;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
 using FlashSale.Operator.Runtime;
 using FlashSale.Sales;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -40,7 +42,7 @@ public sealed class FlashSaleControllerOptions
 /// as Degraded naming the field. <see cref="FinalizeAsync"/> runs the cleanup policy before the finalizer is released.
 /// </summary>
 public sealed class FlashSaleController(
-    KubernetesClient client,
+    IKubernetes client,
     IConnectionMultiplexer redis,
     IRabbitMqConnection rabbitMq,
     EventRecorder events,
@@ -87,7 +89,7 @@ public sealed class FlashSaleController(
         var now = time.GetUtcNow();
         var generation = fs.Metadata.Generation ?? 0;
         var status = fs.Status ?? new FlashSaleStatus();
-        var before = JsonSerializer.Serialize(status, client.JsonOptions.GetTypeInfo(typeof(FlashSaleStatus)));
+        var before = KubernetesJson.Serialize(status);
         var previousPhase = status.Phase;
         var conditions = new List<V1Condition>(status.Conditions ?? []);
         status.Conditions = conditions;
@@ -155,17 +157,20 @@ public sealed class FlashSaleController(
             await ApplyChildAsync(fs, Children.Ingress(fs), started, cancellationToken);
             if (await ServiceMonitorCrdExistsAsync(cancellationToken))
             {
-                await client.ApplyAsync(Children.ServiceMonitorResource, Children.ServiceMonitor(fs), options.FieldManager, force: true, cancellationToken);
+                var monitor = Children.ServiceMonitor(fs);
+                await client.CustomObjects.PatchNamespacedCustomObjectAsync(
+                    new V1Patch(monitor, V1Patch.PatchType.ApplyPatch), Children.ServiceMonitorGroup, Children.ServiceMonitorVersion, fs.Namespace(), Children.ServiceMonitorPlural, fs.Name(),
+                    fieldManager: options.FieldManager, force: true, cancellationToken: cancellationToken);
             }
         }
-        catch (Exception e) when (e is KubernetesApiException or HttpRequestException or TimeoutException)
+        catch (Exception e) when (IsApiFailure(e) || e is FormatException)
         {
-            Set(ConditionTypes.Degraded, true, "ApplyFailed", e.Message);
-            Set(ConditionTypes.Ready, false, "ApplyFailed", e.Message);
+            Set(ConditionTypes.Degraded, true, "ApplyFailed", e.ApiMessage());
+            Set(ConditionTypes.Ready, false, "ApplyFailed", e.ApiMessage());
             Set(ConditionTypes.Progressing, true, "Retrying", "Applying the children failed; retrying with backoff.");
             status.Phase ??= Phases.Provisioning;
             await TryWriteStatusAsync(fs, status, before, cancellationToken);
-            await events.WarningAsync(fs, "ApplyFailed", "Apply", e.Message, cancellationToken);
+            await events.WarningAsync(fs, "ApplyFailed", "Apply", e.ApiMessage(), cancellationToken);
             throw;
         }
 
@@ -386,20 +391,20 @@ public sealed class FlashSaleController(
     }
 
     private async Task<T> ApplyChildAsync<T>(V1Alpha1FlashSale fs, T child, DateTimeOffset started, CancellationToken cancellationToken)
-        where T : class, IKubernetesResource
+        where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var applied = await client.ApplyAsync(child, options.FieldManager, force: true, cancellationToken);
+        var applied = await client.ApplyAsync(child, options.FieldManager, cancellationToken);
         var uid = applied.Uid() ?? string.Empty;
         var version = applied.ResourceVersion() ?? string.Empty;
         var known = appliedVersions.TryGetValue(uid, out var previous);
         appliedVersions[uid] = version;
         if (!known && applied.Metadata.CreationTimestamp >= started.AddSeconds(-2))
         {
-            await events.NormalAsync(fs, "Created", "Apply", $"Created {T.ApiResource.Kind} {applied.Name()}", cancellationToken);
+            await events.NormalAsync(fs, "Created", "Apply", $"Created {KubernetesKind<T>.Kind} {applied.Name()}", cancellationToken);
         }
         else if (known && previous != version)
         {
-            await events.NormalAsync(fs, "Updated", "Apply", $"Updated {T.ApiResource.Kind} {applied.Name()}", cancellationToken);
+            await events.NormalAsync(fs, "Updated", "Apply", $"Updated {KubernetesKind<T>.Kind} {applied.Name()}", cancellationToken);
         }
 
         return applied;
@@ -408,7 +413,7 @@ public sealed class FlashSaleController(
     private async Task DeleteStaleAutoscalerAsync(V1Alpha1FlashSale fs, SaleService service, CancellationToken cancellationToken)
     {
         var name = Children.NameOf(fs, service);
-        var existing = await client.GetAsync<V2HorizontalPodAutoscaler>(fs.Namespace(), name, cancellationToken);
+        var existing = await client.AutoscalingV2.ReadNamespacedHorizontalPodAutoscalerAsync(name, fs.Namespace(), cancellationToken: cancellationToken).OrNullIfNotFound();
         if (existing?.Metadata.OwnerReferences?.Any(o => o.Uid == fs.Uid()) != true)
         {
             return;
@@ -416,10 +421,10 @@ public sealed class FlashSaleController(
 
         try
         {
-            await client.DeleteAsync<V2HorizontalPodAutoscaler>(fs.Namespace(), name, cancellationToken: cancellationToken);
+            await client.AutoscalingV2.DeleteNamespacedHorizontalPodAutoscalerAsync(name, fs.Namespace(), cancellationToken: cancellationToken);
             await events.NormalAsync(fs, "Deleted", "Apply", $"Deleted HorizontalPodAutoscaler {name}: autoscaling was removed", cancellationToken);
         }
-        catch (KubernetesNotFoundException)
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
             // Gone already.
         }
@@ -433,7 +438,7 @@ public sealed class FlashSaleController(
             return cached.Exists;
         }
 
-        var exists = await client.CustomResourceDefinitionExistsAsync(Children.ServiceMonitorCrd, cancellationToken);
+        var exists = await client.ApiextensionsV1.ReadCustomResourceDefinitionAsync(Children.ServiceMonitorCrd, cancellationToken: cancellationToken).OrNullIfNotFound() is not null;
         serviceMonitorCrd = (exists, now);
         return exists;
     }
@@ -455,12 +460,12 @@ public sealed class FlashSaleController(
                 ["resourceVersion"] = fs.ResourceVersion(),
             },
         };
-        return client.MergePatchAsync<V1Alpha1FlashSale>(fs.Namespace(), fs.Name(), patch, options.FieldManager, cancellationToken);
+        return client.MergePatchNamespacedAsync<V1Alpha1FlashSale>(fs.Namespace(), fs.Name(), patch, options.FieldManager, cancellationToken);
     }
 
     private async Task WriteStatusAsync(V1Alpha1FlashSale fs, FlashSaleStatus status, string before, CancellationToken cancellationToken)
     {
-        if (JsonSerializer.Serialize(status, client.JsonOptions.GetTypeInfo(typeof(FlashSaleStatus))) == before)
+        if (KubernetesJson.Serialize(status) == before)
         {
             return;
         }
@@ -470,7 +475,7 @@ public sealed class FlashSaleController(
             Metadata = new V1ObjectMeta { Name = fs.Name(), NamespaceProperty = fs.Namespace() },
             Status = status,
         };
-        await client.ApplyStatusAsync(patch, options.FieldManager, force: true, cancellationToken);
+        await client.ApplyStatusAsync(patch, options.FieldManager, cancellationToken);
     }
 
     private async Task TryWriteStatusAsync(V1Alpha1FlashSale fs, FlashSaleStatus status, string before, CancellationToken cancellationToken)
@@ -479,11 +484,14 @@ public sealed class FlashSaleController(
         {
             await WriteStatusAsync(fs, status, before, cancellationToken);
         }
-        catch (Exception e) when (e is KubernetesApiException or HttpRequestException or TimeoutException)
+        catch (Exception e) when (IsApiFailure(e))
         {
-            logger.LogWarning("Could not write the status of {Namespace}/{Name}: {Message}", fs.Namespace(), fs.Name(), e.Message);
+            logger.LogWarning("Could not write the status of {Namespace}/{Name}: {Message}", fs.Namespace(), fs.Name(), e.ApiMessage());
         }
     }
+
+    /// <summary>The API server refused the request or could not be reached (the client's own timeout included).</summary>
+    internal static bool IsApiFailure(Exception e) => e is HttpOperationException or HttpRequestException or TimeoutException;
 
     private static async Task<IReadOnlyList<ProductStock>> TryGetStockAsync(SaleStore store, SaleKeys keys)
     {

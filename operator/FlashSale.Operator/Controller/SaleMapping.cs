@@ -1,6 +1,6 @@
-using FlashSale.Kubernetes;
 using FlashSale.Operator.Entities;
 using FlashSale.Sales;
+using k8s.Models;
 
 namespace FlashSale.Operator.Controller;
 

@@ -7,8 +7,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using FlashSale.Kubernetes.Models;
 using FlashSale.Operator.Entities;
+using k8s.Models;
 
 namespace FlashSale.Operator.Crd;
 
@@ -60,7 +60,7 @@ public static class CrdGenerator
             ["kind"] = "CustomResourceDefinition",
             ["metadata"] = new JsonObject
             {
-                ["name"] = V1Alpha1FlashSale.ApiResource.GroupResource,
+                ["name"] = $"{V1Alpha1FlashSale.Plural}.{V1Alpha1FlashSale.Group}",
                 ["labels"] = new JsonObject { ["app.kubernetes.io/part-of"] = "flashsale" },
             },
             ["spec"] = new JsonObject

@@ -1,9 +1,9 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
 using FlashSale.Operator.Crd;
+using k8s;
+using k8s.Models;
 
 namespace FlashSale.Operator.Entities;
 
@@ -16,7 +16,8 @@ namespace FlashSale.Operator.Entities;
 [PrinterColumn("Remaining", "integer", ".status.remaining")]
 [PrinterColumn("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status")]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp")]
-public sealed class V1Alpha1FlashSale : CustomResource<FlashSaleSpec, FlashSaleStatus>, IKubernetesResource
+[KubernetesEntity(Group = Group, ApiVersion = Version, Kind = KindName, PluralName = Plural)]
+public sealed class V1Alpha1FlashSale : IKubernetesObject<V1ObjectMeta>, ISpec<FlashSaleSpec?>, IStatus<FlashSaleStatus?>
 {
     public const string Group = "flashsale.dev";
     public const string Version = "v1alpha1";
@@ -24,13 +25,15 @@ public sealed class V1Alpha1FlashSale : CustomResource<FlashSaleSpec, FlashSaleS
     public const string Plural = "flashsales";
     public const string ShortName = "fs";
 
-    public static ApiResource ApiResource { get; } = ApiResource.NamespacedKind(Group, Version, KindName, Plural);
+    public string ApiVersion { get; set; } = $"{Group}/{Version}";
 
-    public V1Alpha1FlashSale()
-    {
-        ApiVersion = $"{Group}/{Version}";
-        Kind = KindName;
-    }
+    public string Kind { get; set; } = KindName;
+
+    public V1ObjectMeta Metadata { get; set; } = new();
+
+    public FlashSaleSpec? Spec { get; set; }
+
+    public FlashSaleStatus? Status { get; set; }
 }
 
 public sealed class FlashSaleSpec

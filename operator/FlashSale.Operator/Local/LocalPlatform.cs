@@ -1,7 +1,7 @@
-using FlashSale.Kubernetes.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Sales;
+using k8s.Models;
 
 namespace FlashSale.Operator.Local;
 

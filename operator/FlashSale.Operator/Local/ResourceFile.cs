@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
 using FlashSale.Sales;
+using k8s;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -40,7 +41,7 @@ public static class ResourceFile
     {
         try
         {
-            var fs = tree.Deserialize(OperatorJsonContext.Default.V1Alpha1FlashSale) ?? throw new InvalidDataException($"{source} is empty");
+            var fs = KubernetesJson.Deserialize<V1Alpha1FlashSale>(tree) ?? throw new InvalidDataException($"{source} is empty");
             if (fs.ApiVersion != $"{V1Alpha1FlashSale.Group}/{V1Alpha1FlashSale.Version}" || fs.Kind != V1Alpha1FlashSale.KindName)
             {
                 throw new InvalidDataException($"{source}: apiVersion must be {V1Alpha1FlashSale.Group}/{V1Alpha1FlashSale.Version} and kind {V1Alpha1FlashSale.KindName}");
@@ -84,7 +85,7 @@ public static class ResourceFile
     }
 
     public static string ToJson(V1Alpha1FlashSale fs) =>
-        JsonSerializer.Serialize(fs, new JsonSerializerOptions(OperatorJsonContext.Default.Options) { WriteIndented = true });
+        JsonNode.Parse(KubernetesJson.Serialize(fs))!.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
     static JsonNode? ToJson(YamlNode node) => node switch
     {

@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using FlashSale.Kubernetes;
-using FlashSale.Kubernetes.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
+using k8s;
+using k8s.Models;
 using Microsoft.Extensions.Logging;
 
 namespace FlashSale.Operator.Runtime;
@@ -26,7 +27,7 @@ public sealed class ControllerRuntimeOptions
 /// queue keyed namespace/name feeding the workers, a periodic resync. Each key is fetched again before it is reconciled.
 /// </summary>
 public sealed class ControllerRuntime(
-    KubernetesClient client,
+    IKubernetes client,
     FlashSaleController controller,
     OperatorMetrics metrics,
     ControllerRuntimeOptions options,
@@ -90,11 +91,11 @@ public sealed class ControllerRuntime(
 
     private async Task WatchSalesAsync(WorkQueue queue, string? ns, CancellationToken cancellationToken)
     {
-        var watcher = new ResourceWatcher<V1Alpha1FlashSale>(client, ns, options: options.Watch);
+        var watcher = new ResourceWatcher<V1Alpha1FlashSale>(client, ns, options: options.Watch, logger: logger);
         await foreach (var e in watcher.WatchAsync(cancellationToken).ConfigureAwait(false))
         {
             synced = true;
-            if (e.Type == WatchEventType.Bookmark)
+            if (e.Type is WatchEventType.Bookmark or WatchEventType.Error)
             {
                 continue;
             }
@@ -120,12 +121,12 @@ public sealed class ControllerRuntime(
     }
 
     private async Task WatchChildrenAsync<T>(WorkQueue queue, string? ns, CancellationToken cancellationToken)
-        where T : class, IKubernetesResource
+        where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var watcher = new ResourceWatcher<T>(client, ns, Children.Selector, options.Watch);
+        var watcher = new ResourceWatcher<T>(client, ns, Children.Selector, options.Watch, logger);
         await foreach (var e in watcher.WatchAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (e.Type != WatchEventType.Bookmark && e.Object.Metadata.Labels?.TryGetValue(Children.SaleLabel, out var sale) == true)
+            if (e.Type is not (WatchEventType.Bookmark or WatchEventType.Error) && e.Object.Metadata.Labels?.TryGetValue(Children.SaleLabel, out var sale) == true)
             {
                 queue.Add($"{e.Object.Namespace()}/{sale}");
             }
@@ -153,7 +154,7 @@ public sealed class ControllerRuntime(
             try
             {
                 var slash = key.IndexOf('/');
-                var fs = await client.GetAsync<V1Alpha1FlashSale>(key[..slash], key[(slash + 1)..], cancellationToken).ConfigureAwait(false);
+                var fs = await client.GetNamespacedAsync<V1Alpha1FlashSale>(key[..slash], key[(slash + 1)..], cancellationToken).ConfigureAwait(false);
                 if (fs is null)
                 {
                     queue.Forget(key);

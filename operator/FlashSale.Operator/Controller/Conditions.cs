@@ -1,6 +1,8 @@
-namespace FlashSale.Kubernetes.Models;
+using k8s.Models;
 
-public static class ConditionExtensions
+namespace FlashSale.Operator.Controller;
+
+public static class Conditions
 {
     /// <summary>
     /// Sets a condition the way apimachinery's meta.SetStatusCondition does: lastTransitionTime moves only when the status changes.
@@ -12,7 +14,11 @@ public static class ConditionExtensions
         var existing = conditions.FirstOrDefault(c => c.Type == condition.Type);
         if (existing is null)
         {
-            condition.LastTransitionTime ??= now;
+            if (condition.LastTransitionTime == default)
+            {
+                condition.LastTransitionTime = now.UtcDateTime;
+            }
+
             conditions.Add(condition);
             return true;
         }
@@ -21,7 +27,7 @@ public static class ConditionExtensions
         if (existing.Status != condition.Status)
         {
             existing.Status = condition.Status;
-            existing.LastTransitionTime = condition.LastTransitionTime ?? now;
+            existing.LastTransitionTime = condition.LastTransitionTime == default ? now.UtcDateTime : condition.LastTransitionTime;
             changed = true;
         }
 
