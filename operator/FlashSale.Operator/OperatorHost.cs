@@ -45,7 +45,7 @@ public static class OperatorHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
         configure?.Invoke(builder);
         var config = builder.Configuration;
-        var identity = config["Operator:LeaderElection:Identity"] ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Guid.NewGuid():N}"[..40];
+        var identity = config["Operator:LeaderElection:Identity"] ?? Environment.GetEnvironmentVariable("POD_NAME") ?? $"{Environment.MachineName}-{Guid.NewGuid():N}";
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<OperatorMetrics>();
