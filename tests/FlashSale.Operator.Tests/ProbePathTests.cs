@@ -1,9 +1,9 @@
 extern alias stocksvc;
 using System.Net;
 using FlashSale.Operator.Kubernetes;
+using FlashSale.TestSupport;
 using k8s;
 using k8s.Models;
-using FlashSale.TestSupport;
 using StockProgram = stocksvc::Program;
 
 namespace FlashSale.Operator.Tests;

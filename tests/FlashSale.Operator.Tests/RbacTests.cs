@@ -1,9 +1,9 @@
-using FlashSale.Operator.Kubernetes;
-using k8s;
-using k8s.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
 using FlashSale.TestSupport;
+using k8s;
+using k8s.Models;
 using Microsoft.Extensions.Logging;
 using YamlDotNet.Serialization;
 

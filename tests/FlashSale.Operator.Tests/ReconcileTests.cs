@@ -1,10 +1,10 @@
 using FlashSale.Contracts;
-using FlashSale.Operator.Kubernetes;
-using k8s;
-using k8s.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
 using FlashSale.Sales;
+using k8s;
+using k8s.Models;
 using StackExchange.Redis;
 
 namespace FlashSale.Operator.Tests;

@@ -1,10 +1,10 @@
-using FlashSale.Operator.Kubernetes;
-using k8s;
-using k8s.Models;
 using FlashSale.Operator.Controller;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
 using FlashSale.Operator.Local;
 using FlashSale.TestSupport;
+using k8s;
+using k8s.Models;
 
 namespace FlashSale.Operator.Tests;
 

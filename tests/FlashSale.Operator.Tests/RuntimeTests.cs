@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using FlashSale.Operator.Kubernetes;
-using k8s;
-using k8s.Models;
 using FlashSale.Operator.Entities;
+using FlashSale.Operator.Kubernetes;
 using FlashSale.Operator.Runtime;
 using FlashSale.TestSupport;
+using k8s;
+using k8s.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
