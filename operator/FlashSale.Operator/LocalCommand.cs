@@ -88,10 +88,10 @@ public static class LocalCommand
             {
                 WriteProcesses(resource, sale, o, output);
             }
-            catch (LocalPlatformException e)
+            catch (Exception e) when (e is LocalPlatformException or FormatException)
             {
                 error.WriteLine($"the services of {sale.Id} cannot start locally:");
-                foreach (var message in e.Errors)
+                foreach (var message in e is LocalPlatformException local ? local.Errors : [e.Message])
                 {
                     error.WriteLine($"  - {message}");
                 }

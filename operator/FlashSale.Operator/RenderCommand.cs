@@ -62,9 +62,19 @@ public static class RenderCommand
             return 2;
         }
 
+        IReadOnlyList<JsonObject> children;
+        try
+        {
+            children = Children.Render(fs, sale, prescaled);
+        }
+        catch (FormatException e)
+        {
+            return ResourceFile.Refuse(error, file, [e.Message]);
+        }
+
         var yaml = new SerializerBuilder().WithQuotingNecessaryStrings().Build();
         var first = true;
-        foreach (var child in Children.Render(fs, sale, prescaled))
+        foreach (var child in children)
         {
             if (!first)
             {

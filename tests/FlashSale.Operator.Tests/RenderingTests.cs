@@ -168,4 +168,22 @@ public sealed class RenderingTests
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public void RenderRefusesAResourceThatIsNotAQuantityNamingTheField()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"render-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, File.ReadAllText(Path.Combine(Infra.RepoRoot, "examples", "flashsale.yaml"))
+            .Replace("    users:\n      replicas: 2", "    users:\n      replicas: 2\n      resources: { limits: { memory: lots } }", StringComparison.Ordinal));
+        try
+        {
+            var error = new StringWriter();
+            Assert.Equal(2, RenderCommand.Run(["--file", file], TextWriter.Null, error));
+            Assert.Contains("spec.services.users.resources.limits.memory: 'lots' is not a quantity", error.ToString());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

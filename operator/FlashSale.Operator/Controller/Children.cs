@@ -141,7 +141,7 @@ public static class Children
                     ImagePullPolicy = spec.Image.PullPolicy ?? "IfNotPresent",
                     Ports = [new V1ContainerPort { Name = "http", ContainerPort = HttpPort, Protocol = "TCP" }],
                     Env = Env(fs, service),
-                    Resources = Resources(serviceSpec?.Resources),
+                    Resources = Resources(service, serviceSpec?.Resources),
                     StartupProbe = probe("/healthz/live", 2, 30),
                     LivenessProbe = probe("/healthz/live", 10, 3),
                     ReadinessProbe = probe("/healthz/ready", 5, 3),
@@ -277,21 +277,34 @@ public static class Children
             || owned.Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
     }
 
-    private static V1ResourceRequirements Resources(ResourcesSpec? resources)
+    /// <summary>The defaults with the spec's requests and limits over them. Throws FormatException naming a value that is not a quantity.</summary>
+    private static V1ResourceRequirements Resources(SaleService service, ResourcesSpec? resources)
     {
         var requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = "100m", ["memory"] = "128Mi" };
         var limits = new Dictionary<string, ResourceQuantity> { ["cpu"] = "1", ["memory"] = "512Mi" };
         foreach (var (k, v) in resources?.Requests ?? new Dictionary<string, string>())
         {
-            requests[k] = v;
+            requests[k] = Quantity(service, "requests", k, v);
         }
 
         foreach (var (k, v) in resources?.Limits ?? new Dictionary<string, string>())
         {
-            limits[k] = v;
+            limits[k] = Quantity(service, "limits", k, v);
         }
 
         return new V1ResourceRequirements { Requests = requests, Limits = limits };
+    }
+
+    private static ResourceQuantity Quantity(SaleService service, string list, string name, string value)
+    {
+        try
+        {
+            return value;
+        }
+        catch (FormatException)
+        {
+            throw new FormatException($"spec.services.{service.Name}.resources.{list}.{name}: '{value}' is not a quantity (such as 250m or 256Mi)");
+        }
     }
 
     public static V1Service Service(V1Alpha1FlashSale fs, SaleService service) => new V1Service
