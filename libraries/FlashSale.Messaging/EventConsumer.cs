@@ -45,7 +45,7 @@ public sealed class EventConsumerOptions
 }
 
 /// <summary>Consumes one queue for <typeparamref name="THandler"/>: inbox dedupe, handler, commit, then ack; bounded retries, then the DLQ.</summary>
-internal sealed class EventConsumerHost<THandler>(
+sealed class EventConsumerHost<THandler>(
     EventConsumerOptions options,
     Func<IServiceProvider, string> queueOf,
     IServiceProvider services,

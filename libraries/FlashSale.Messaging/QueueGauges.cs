@@ -12,7 +12,7 @@ namespace FlashSale.Messaging;
 /// its <c>.dlq</c>, read by passive declares every <see cref="Interval"/> in the background so that a scrape reads memory.
 /// Without an <see cref="IMeterFactory"/> in DI (no metrics) it does nothing.
 /// </summary>
-internal sealed class QueueGauges(IRabbitMqConnection rabbit, IEnumerable<ConsumedQueue> consumed, IServiceProvider services, ILogger<QueueGauges> logger)
+sealed class QueueGauges(IRabbitMqConnection rabbit, IEnumerable<ConsumedQueue> consumed, IServiceProvider services, ILogger<QueueGauges> logger)
     : BackgroundService
 {
     public const string MeterName = "FlashSale.Messaging";

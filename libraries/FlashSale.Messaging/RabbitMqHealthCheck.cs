@@ -5,13 +5,13 @@ using RabbitMQ.Client;
 namespace FlashSale.Messaging;
 
 /// <summary>A queue some <c>AddEventConsumer</c> registration reads (what the readiness check verifies).</summary>
-internal sealed record ConsumedQueue(Func<IServiceProvider, string> Resolve);
+sealed record ConsumedQueue(Func<IServiceProvider, string> Resolve);
 
 /// <summary>
 /// Ready when connected to RabbitMQ and the configured sale's exchange and every consumed queue exist (passive declares).
 /// A probe on a disconnected process triggers a connection attempt.
 /// </summary>
-internal sealed class RabbitMqHealthCheck(
+sealed class RabbitMqHealthCheck(
     IRabbitMqConnection rabbit, IOptions<RabbitMqOptions> options, IEnumerable<ConsumedQueue> consumed, IServiceProvider services) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)

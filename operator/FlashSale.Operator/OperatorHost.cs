@@ -110,9 +110,9 @@ public sealed class OperatorService(
     IConfiguration configuration,
     ILogger<OperatorService> logger) : BackgroundService
 {
-    private readonly object gate = new();
-    private CancellationTokenSource? leading;
-    private Task leaderWork = Task.CompletedTask;
+    readonly object _gate = new();
+    CancellationTokenSource? _leading;
+    Task _leaderWork = Task.CompletedTask;
 
     public bool IsLeader { get; private set; }
 
@@ -136,25 +136,25 @@ public sealed class OperatorService(
         await election.RunAsync(stoppingToken);
     }
 
-    private void StartLeading()
+    void StartLeading()
     {
-        lock (gate)
+        lock (_gate)
         {
             IsLeader = true;
             metrics.Leader(true);
-            leading = new CancellationTokenSource();
-            var token = leading.Token;
-            leaderWork = Task.Run(() => runtime.RunAsync(token));
+            _leading = new CancellationTokenSource();
+            var token = _leading.Token;
+            _leaderWork = Task.Run(() => runtime.RunAsync(token));
         }
     }
 
-    private void StopLeading()
+    void StopLeading()
     {
         Task work;
-        lock (gate)
+        lock (_gate)
         {
-            leading?.Cancel();
-            work = leaderWork;
+            _leading?.Cancel();
+            work = _leaderWork;
         }
 
         // The election frees the lease only after this returns: the next leader never overlaps with our reconciles.
@@ -167,12 +167,12 @@ public sealed class OperatorService(
             logger.LogWarning(e, "The controller runtime ended with an error");
         }
 
-        lock (gate)
+        lock (_gate)
         {
             IsLeader = false;
             metrics.Leader(false);
-            leading?.Dispose();
-            leading = null;
+            _leading?.Dispose();
+            _leading = null;
         }
     }
 }

@@ -11,24 +11,24 @@ namespace FlashSale.Orders;
 public static class OrderIds
 {
     const int IdsPerFill = 100;
-    [ThreadStatic] static byte[]? t_random;
-    [ThreadStatic] static int t_next;
+    [ThreadStatic] static byte[]? ThreadRandom;
+    [ThreadStatic] static int ThreadNext;
 
     public static Guid New() => New(DateTimeOffset.UtcNow);
 
     public static Guid New(DateTimeOffset at)
     {
-        var random = t_random;
-        if (random is null || t_next == random.Length)
+        var random = ThreadRandom;
+        if (random is null || ThreadNext == random.Length)
         {
-            random ??= t_random = new byte[IdsPerFill * 10];
+            random ??= ThreadRandom = new byte[IdsPerFill * 10];
             RandomNumberGenerator.Fill(random);
-            t_next = 0;
+            ThreadNext = 0;
         }
         Span<byte> id = stackalloc byte[16];
         BinaryPrimitives.WriteInt64BigEndian(id, at.ToUnixTimeMilliseconds() << 16);
-        random.AsSpan(t_next, 10).CopyTo(id[6..]);
-        t_next += 10;
+        random.AsSpan(ThreadNext, 10).CopyTo(id[6..]);
+        ThreadNext += 10;
         id[6] = (byte)(0x70 | (id[6] & 0x0F)); // version 7
         id[8] = (byte)(0x80 | (id[8] & 0x3F)); // variant 10
         return new Guid(id, bigEndian: true);

@@ -122,7 +122,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     public const string ApplyPatchContentType = "application/apply-patch+yaml";
     public const string MergePatchContentType = "application/merge-patch+json";
 
-    private static readonly ApiResource[] BuiltInKinds =
+    static readonly ApiResource[] BuiltInKinds =
     [
         ApiResource.Of<V1ConfigMap>(),
         ApiResource.Of<V1Secret>(),
@@ -145,39 +145,39 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     ];
 
     // As the real registry's ReturnDeletedObject: a deleted Service is answered with the object, other kinds with a Status.
-    private static readonly HashSet<string> KindsAnsweringDeletesWithTheObject = ["services"];
-    private static readonly HashSet<string> KindsWithoutStatus = ["configmaps", "secrets", "serviceaccounts", "events", "leases", "roles", "rolebindings"];
-    private static readonly HashSet<string> BuiltInGroups = [.. BuiltInKinds.Select(k => k.Group)];
+    static readonly HashSet<string> KindsAnsweringDeletesWithTheObject = ["services"];
+    static readonly HashSet<string> KindsWithoutStatus = ["configmaps", "secrets", "serviceaccounts", "events", "leases", "roles", "rolebindings"];
+    static readonly HashSet<string> BuiltInGroups = [.. BuiltInKinds.Select(k => k.Group)];
 
-    private readonly WebApplication app;
-    private readonly FakeStore store;
-    private readonly FakeKubeApiServerOptions options;
-    private readonly List<RecordedRequest> requests = [];
-    private readonly Queue<(Func<RecordedRequest, bool> When, int Status, TimeSpan? RetryAfter)> failures = new();
-    private readonly CancellationTokenSource stopping = new();
-    private readonly Task garbageCollector;
-    private readonly Task? bookmarkTimer;
-    private TaskCompletionSource watchGate = CreateOpenGate();
+    readonly WebApplication _app;
+    readonly FakeStore _store;
+    readonly FakeKubeApiServerOptions _options;
+    readonly List<RecordedRequest> _requests = [];
+    readonly Queue<(Func<RecordedRequest, bool> When, int Status, TimeSpan? RetryAfter)> _failures = new();
+    readonly CancellationTokenSource _stopping = new();
+    readonly Task _garbageCollector;
+    readonly Task? _bookmarkTimer;
+    TaskCompletionSource _watchGate = CreateOpenGate();
 
-    private FakeKubeApiServer(WebApplication app, FakeKubeApiServerOptions options)
+    FakeKubeApiServer(WebApplication app, FakeKubeApiServerOptions options)
     {
-        this.app = app;
-        this.options = options;
-        store = new FakeStore(options.CompactionWindow);
+        _app = app;
+        _options = options;
+        _store = new FakeStore(_options.CompactionWindow);
         foreach (var kind in BuiltInKinds)
         {
-            store.RegisterKind(kind, !KindsWithoutStatus.Contains(kind.Plural));
+            _store.RegisterKind(kind, !KindsWithoutStatus.Contains(kind.Plural));
         }
 
-        garbageCollector = Task.Run(RunGarbageCollectorAsync);
-        if (options.BookmarkInterval is { } interval)
+        _garbageCollector = Task.Run(RunGarbageCollectorAsync);
+        if (_options.BookmarkInterval is { } interval)
         {
-            bookmarkTimer = Task.Run(async () =>
+            _bookmarkTimer = Task.Run(async () =>
             {
                 using var timer = new PeriodicTimer(interval);
-                while (await timer.WaitForNextTickAsync(stopping.Token).ConfigureAwait(false))
+                while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
                 {
-                    store.SendBookmarks();
+                    _store.SendBookmarks();
                 }
             });
         }
@@ -187,14 +187,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     public Uri BaseAddress { get; private set; } = null!;
 
     /// <summary>The newest resourceVersion.</summary>
-    public string ResourceVersion => store.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public string ResourceVersion => _store.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    public int OpenWatchCount => store.WatchCount;
+    public int OpenWatchCount => _store.WatchCount;
 
     public int CompactionWindow
     {
-        get => store.CompactionWindow;
-        set => store.CompactionWindow = value;
+        get => _store.CompactionWindow;
+        set => _store.CompactionWindow = value;
     }
 
     /// <summary>Every request received so far, in order.</summary>
@@ -202,9 +202,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     {
         get
         {
-            lock (requests)
+            lock (_requests)
             {
-                return [.. requests];
+                return [.. _requests];
             }
         }
     }
@@ -239,21 +239,21 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await stopping.CancelAsync().ConfigureAwait(false);
-        store.DropWatches(abort: false);
-        watchGate.TrySetResult();
-        await app.StopAsync().ConfigureAwait(false);
-        await app.DisposeAsync().ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _store.DropWatches(abort: false);
+        _watchGate.TrySetResult();
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
         try
         {
-            await Task.WhenAll(bookmarkTimer is null ? [garbageCollector] : [garbageCollector, bookmarkTimer]).ConfigureAwait(false);
+            await Task.WhenAll(_bookmarkTimer is null ? [_garbageCollector] : [_garbageCollector, _bookmarkTimer]).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             // Stopped.
         }
 
-        stopping.Dispose();
+        _stopping.Dispose();
     }
 
     // ---- clients -----------------------------------------------------------------------------------
@@ -274,13 +274,13 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     /// <summary>Serves a custom kind, and stores its CustomResourceDefinition (for kinds outside the built-in groups).</summary>
     public void RegisterKind(ApiResource resource, bool hasStatusSubresource = true)
     {
-        store.RegisterKind(resource, hasStatusSubresource);
+        _store.RegisterKind(resource, hasStatusSubresource);
         if (BuiltInGroups.Contains(resource.Group))
         {
             return;
         }
 
-        var crd = store.Kind(ApiResource.Of<V1CustomResourceDefinition>(namespaced: false));
+        var crd = _store.Kind(ApiResource.Of<V1CustomResourceDefinition>(namespaced: false));
         var name = resource.GroupResource;
         var version = new JsonObject { ["name"] = resource.Version, ["served"] = true, ["storage"] = true };
         if (hasStatusSubresource)
@@ -304,9 +304,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 ["storedVersions"] = new JsonArray(resource.Version),
             },
         };
-        if (store.Get(crd, null, name) is null)
+        if (_store.Get(crd, null, name) is null)
         {
-            store.Create(crd, null, definition, "fake-kube-apiserver", keepStatus: true);
+            _store.Create(crd, null, definition, "fake-kube-apiserver", keepStatus: true);
         }
     }
 
@@ -317,21 +317,21 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     public ApiResource KindOf<T>()
     {
         var named = ApiResource.Of<T>();
-        return (store.FindKind(named.Group, named.Version, named.Plural)
+        return (_store.FindKind(named.Group, named.Version, named.Plural)
             ?? throw new InvalidOperationException($"The fake API server does not know {named.GroupResource}/{named.Version}: register the kind first.")).Resource;
     }
 
     // ---- inspection and seeding --------------------------------------------------------------------
 
     /// <summary>A copy of the stored object, or null.</summary>
-    public JsonObject? GetObject(ApiResource resource, string? @namespace, string name) => store.Get(store.Kind(resource), @namespace, name);
+    public JsonObject? GetObject(ApiResource resource, string? @namespace, string name) => _store.Get(_store.Kind(resource), @namespace, name);
 
     public T? Get<T>(string? @namespace, string name)
         where T : class =>
         GetObject(KindOf<T>(), @namespace, name) is { } found ? KubernetesJson.Deserialize<T>(found) : null;
 
     public IReadOnlyList<JsonObject> ListObjects(ApiResource resource, string? @namespace = null) =>
-        store.List(store.Kind(resource), @namespace, LabelSelector.Everything, FieldSelector.Parse(null), null, null).Items;
+        _store.List(_store.Kind(resource), @namespace, LabelSelector.Everything, FieldSelector.Parse(null), null, null).Items;
 
     public IReadOnlyList<T> List<T>(string? @namespace = null)
         where T : class =>
@@ -341,7 +341,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     public JsonObject Seed(ApiResource resource, JsonObject obj)
     {
         var ns = resource.Namespaced ? JsonTree.String(obj["metadata"]?["namespace"]) ?? "default" : null;
-        return store.Create(store.Kind(resource), ns, obj, "fake-seed", keepStatus: true);
+        return _store.Create(_store.Kind(resource), ns, obj, "fake-seed", keepStatus: true);
     }
 
     public T Seed<T>(T obj)
@@ -350,7 +350,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     /// <summary>Sets an object's status directly, as its controller would (e.g. mark a Deployment available); watches see a MODIFIED event.</summary>
     public JsonObject SetStatus(ApiResource resource, string? @namespace, string name, JsonNode status) =>
-        store.Write(store.Kind(resource), @namespace, name, obj =>
+        _store.Write(_store.Kind(resource), @namespace, name, obj =>
         {
             obj["status"] = status.DeepClone();
             return obj;
@@ -363,7 +363,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     /// <summary>Changes a stored object in any way (spec, status, metadata), as another actor would; generation moves with spec changes.</summary>
     public T Modify<T>(string? @namespace, string name, Action<T> change)
         where T : class =>
-        KubernetesJson.Deserialize<T>(store.Write(store.Kind(KindOf<T>()), @namespace, name, obj =>
+        KubernetesJson.Deserialize<T>(_store.Write(_store.Kind(KindOf<T>()), @namespace, name, obj =>
         {
             var typed = KubernetesJson.Deserialize<T>(obj);
             change(typed);
@@ -372,56 +372,56 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     /// <summary>The fields each manager owns, keyed "manager (Apply|Update[, subresource])", paths like ".spec.replicas".</summary>
     public IReadOnlyDictionary<string, HashSet<string>> GetManagedFields(ApiResource resource, string? @namespace, string name) =>
-        store.ManagedFields(store.Kind(resource), @namespace, name);
+        _store.ManagedFields(_store.Kind(resource), @namespace, name);
 
     // ---- watches and faults ------------------------------------------------------------------------
 
     /// <summary>Cuts every open watch connection (abort: a broken connection; otherwise a clean end of the response). Returns how many.</summary>
-    public int DropWatches(bool abort = true) => store.DropWatches(abort);
+    public int DropWatches(bool abort = true) => _store.DropWatches(abort);
 
     /// <summary>New watch requests wait (before they are registered) until the returned handle is disposed.</summary>
     public IDisposable HoldWatches()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Interlocked.Exchange(ref watchGate, gate).TrySetResult();
+        Interlocked.Exchange(ref _watchGate, gate).TrySetResult();
         return new Release(() =>
         {
             gate.TrySetResult();
-            Interlocked.CompareExchange(ref watchGate, CreateOpenGate(), gate);
+            Interlocked.CompareExchange(ref _watchGate, CreateOpenGate(), gate);
         });
     }
 
     /// <summary>Sends a BOOKMARK with the newest resourceVersion to every open watch that allows bookmarks.</summary>
-    public void SendBookmarks() => store.SendBookmarks();
+    public void SendBookmarks() => _store.SendBookmarks();
 
     /// <summary>Forgets the watch history: versions older than now get 410.</summary>
-    public void Compact() => store.Compact();
+    public void Compact() => _store.Compact();
 
     /// <summary>Answers the next <paramref name="count"/> matching requests with <paramref name="status"/> (and Retry-After) without handling them.</summary>
     public void FailNextRequests(int count, HttpStatusCode status, TimeSpan? retryAfter = null, Func<RecordedRequest, bool>? when = null)
     {
-        lock (failures)
+        lock (_failures)
         {
             for (var i = 0; i < count; i++)
             {
-                failures.Enqueue((when ?? (_ => true), (int)status, retryAfter));
+                _failures.Enqueue((when ?? (_ => true), (int)status, retryAfter));
             }
         }
     }
 
     public void ClearRequests()
     {
-        lock (requests)
+        lock (_requests)
         {
-            requests.Clear();
+            _requests.Clear();
         }
     }
 
     // ---- HTTP --------------------------------------------------------------------------------------
 
-    private async Task HandleAsync(HttpContext context)
+    async Task HandleAsync(HttpContext context)
     {
-        var route = Route.Parse(context.Request.Path.Value ?? "/", store);
+        var route = Route.Parse(context.Request.Path.Value ?? "/", _store);
         var request = Record(context, route);
         context.Response.OnStarting(() =>
         {
@@ -447,7 +447,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
             if (route.Discovery is not null)
             {
-                await WriteJsonAsync(context, 200, route.Discovery(store)).ConfigureAwait(false);
+                await WriteJsonAsync(context, 200, route.Discovery(_store)).ConfigureAwait(false);
                 return;
             }
 
@@ -478,19 +478,19 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private async Task HandleResourceAsync(HttpContext context, KindState kind, Route route, RecordedRequest request)
+    async Task HandleResourceAsync(HttpContext context, KindState kind, Route route, RecordedRequest request)
     {
         var query = context.Request.Query;
         var manager = request.FieldManager ?? DefaultManager(request.UserAgent);
         switch (request.Verb)
         {
             case "get":
-                var found = store.Get(kind, route.Namespace, route.Name!) ?? throw new ApiError(404, "NotFound", $"{kind.Resource.GroupResource} \"{route.Name}\" not found", FakeStore.Details(kind, route.Name!));
+                var found = _store.Get(kind, route.Namespace, route.Name!) ?? throw new ApiError(404, "NotFound", $"{kind.Resource.GroupResource} \"{route.Name}\" not found", FakeStore.Details(kind, route.Name!));
                 await WriteJsonAsync(context, 200, found).ConfigureAwait(false);
                 break;
             case "list":
                 var limit = int.TryParse(query["limit"], out var l) ? l : (int?)null;
-                var (items, version, next, remaining) = store.List(kind, route.Namespace, LabelSelector.Parse(query["labelSelector"]), FieldSelector.Parse(query["fieldSelector"]), limit, query["continue"]);
+                var (items, version, next, remaining) = _store.List(kind, route.Namespace, LabelSelector.Parse(query["labelSelector"]), FieldSelector.Parse(query["fieldSelector"]), limit, query["continue"]);
                 foreach (var item in items)
                 {
                     // The real server leaves apiVersion and kind out of a typed list's items.
@@ -517,10 +517,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 await WatchAsync(context, kind, route).ConfigureAwait(false);
                 break;
             case "create":
-                await WriteJsonAsync(context, 201, store.Create(kind, route.Namespace, await ReadObjectAsync(context).ConfigureAwait(false), manager)).ConfigureAwait(false);
+                await WriteJsonAsync(context, 201, _store.Create(kind, route.Namespace, await ReadObjectAsync(context).ConfigureAwait(false), manager)).ConfigureAwait(false);
                 break;
             case "update":
-                await WriteJsonAsync(context, 200, store.Replace(kind, route.Namespace, route.Name!, await ReadObjectAsync(context).ConfigureAwait(false), route.Subresource, manager)).ConfigureAwait(false);
+                await WriteJsonAsync(context, 200, _store.Replace(kind, route.Namespace, route.Name!, await ReadObjectAsync(context).ConfigureAwait(false), route.Subresource, manager)).ConfigureAwait(false);
                 break;
             case "patch":
                 // The type first: a JSON-patch body (an array) is refused as a type, not as a body it cannot read.
@@ -533,7 +533,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 var body = await ReadObjectAsync(context).ConfigureAwait(false);
                 if (contentType == MergePatchContentType)
                 {
-                    await WriteJsonAsync(context, 200, store.MergePatch(kind, route.Namespace, route.Name!, body, route.Subresource, manager)).ConfigureAwait(false);
+                    await WriteJsonAsync(context, 200, _store.MergePatch(kind, route.Namespace, route.Name!, body, route.Subresource, manager)).ConfigureAwait(false);
                     break;
                 }
 
@@ -543,7 +543,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 }
 
                 var force = query["force"] == "true";
-                var (applied, created) = store.Apply(kind, route.Namespace, route.Name!, body, route.Subresource, request.FieldManager, force);
+                var (applied, created) = _store.Apply(kind, route.Namespace, route.Name!, body, route.Subresource, request.FieldManager, force);
                 await WriteJsonAsync(context, created ? 201 : 200, applied).ConfigureAwait(false);
                 break;
             case "delete":
@@ -551,8 +551,8 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                     ? await ReadObjectAsync(context).ConfigureAwait(false)
                     : [];
                 var policy = JsonTree.String(deleteOptions["propagationPolicy"]) ?? (string?)query["propagationPolicy"];
-                var lastState = KindsAnsweringDeletesWithTheObject.Contains(kind.Resource.Plural) ? store.Get(kind, route.Namespace, route.Name!) : null;
-                var remainingObject = store.Delete(
+                var lastState = KindsAnsweringDeletesWithTheObject.Contains(kind.Resource.Plural) ? _store.Get(kind, route.Namespace, route.Name!) : null;
+                var remainingObject = _store.Delete(
                     kind,
                     route.Namespace,
                     route.Name!,
@@ -563,11 +563,11 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 break;
             case "deletecollection":
                 var selector = LabelSelector.Parse(query["labelSelector"]);
-                foreach (var item in store.List(kind, route.Namespace, selector, FieldSelector.Parse(query["fieldSelector"]), null, null).Items)
+                foreach (var item in _store.List(kind, route.Namespace, selector, FieldSelector.Parse(query["fieldSelector"]), null, null).Items)
                 {
                     try
                     {
-                        store.Delete(kind, JsonTree.String(item["metadata"]?["namespace"]), JsonTree.String(item["metadata"]?["name"])!, query["propagationPolicy"], null, null);
+                        _store.Delete(kind, JsonTree.String(item["metadata"]?["namespace"]), JsonTree.String(item["metadata"]?["name"])!, query["propagationPolicy"], null, null);
                     }
                     catch (ApiError e) when (e.Code == 404)
                     {
@@ -582,12 +582,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private async Task WatchAsync(HttpContext context, KindState kind, Route route)
+    async Task WatchAsync(HttpContext context, KindState kind, Route route)
     {
         var query = context.Request.Query;
         var labels = LabelSelector.Parse(query["labelSelector"]);
-        await Volatile.Read(ref watchGate).Task.WaitAsync(context.RequestAborted).ConfigureAwait(false);
-        var (watcher, errorLine) = store.StartWatch(kind, route.Namespace, labels, query["resourceVersion"], query["allowWatchBookmarks"] == "true");
+        await Volatile.Read(ref _watchGate).Task.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+        var (watcher, errorLine) = _store.StartWatch(kind, route.Namespace, labels, query["resourceVersion"], query["allowWatchBookmarks"] == "true");
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
         await context.Response.StartAsync(context.RequestAborted).ConfigureAwait(false);
@@ -597,7 +597,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             return;
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping.Token);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
         if (int.TryParse(query["timeoutSeconds"], out var seconds) && seconds > 0)
         {
             timeout.CancelAfter(TimeSpan.FromSeconds(seconds));
@@ -625,24 +625,24 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
         finally
         {
-            store.StopWatch(watcher!);
+            _store.StopWatch(watcher!);
         }
     }
 
-    private static async Task WriteLineAsync(HttpContext context, string line, CancellationToken cancellationToken)
+    static async Task WriteLineAsync(HttpContext context, string line, CancellationToken cancellationToken)
     {
         await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), cancellationToken).ConfigureAwait(false);
         await context.Response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task WriteJsonAsync(HttpContext context, int status, JsonNode body)
+    static async Task WriteJsonAsync(HttpContext context, int status, JsonNode body)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(body.ToJsonString(), context.RequestAborted).ConfigureAwait(false);
     }
 
-    private static async Task<JsonObject> ReadObjectAsync(HttpContext context)
+    static async Task<JsonObject> ReadObjectAsync(HttpContext context)
     {
         try
         {
@@ -656,7 +656,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private RecordedRequest Record(HttpContext context, Route route)
+    RecordedRequest Record(HttpContext context, Route route)
     {
         var method = context.Request.Method;
         var query = context.Request.Query;
@@ -690,21 +690,21 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             UserAgent = context.Request.Headers.UserAgent.FirstOrDefault(),
             ClientCertificateSubject = context.Connection.ClientCertificate?.Subject,
         };
-        lock (requests)
+        lock (_requests)
         {
-            requests.Add(request);
+            _requests.Add(request);
         }
 
         return request;
     }
 
-    private (int Status, TimeSpan? RetryAfter)? TakeFailure(RecordedRequest request)
+    (int Status, TimeSpan? RetryAfter)? TakeFailure(RecordedRequest request)
     {
-        lock (failures)
+        lock (_failures)
         {
-            if (failures.Count > 0 && failures.Peek().When(request))
+            if (_failures.Count > 0 && _failures.Peek().When(request))
             {
-                var (_, status, retryAfter) = failures.Dequeue();
+                var (_, status, retryAfter) = _failures.Dequeue();
                 return (status, retryAfter);
             }
 
@@ -712,14 +712,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private async Task RunGarbageCollectorAsync()
+    async Task RunGarbageCollectorAsync()
     {
         try
         {
-            while (await store.GarbageCollectionSignals.WaitToReadAsync(stopping.Token).ConfigureAwait(false))
+            while (await _store.GarbageCollectionSignals.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
             {
-                store.GarbageCollectionSignals.TryRead(out _);
-                while (store.CollectGarbage())
+                _store.GarbageCollectionSignals.TryRead(out _);
+                while (_store.CollectGarbage())
                 {
                     // Until a pass changes nothing: a collected dependent may own dependents of its own.
                 }
@@ -731,12 +731,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private static JsonObject ToJson(object obj) => JsonNode.Parse(KubernetesJson.Serialize(obj))!.AsObject();
+    static JsonObject ToJson(object obj) => JsonNode.Parse(KubernetesJson.Serialize(obj))!.AsObject();
 
-    private static string DefaultManager(string? userAgent) =>
+    static string DefaultManager(string? userAgent) =>
         string.IsNullOrEmpty(userAgent) ? "unknown" : userAgent.Split('/', ' ')[0];
 
-    private static bool IsSignedBy(X509Certificate2 certificate, X509Certificate2 authority)
+    static bool IsSignedBy(X509Certificate2 certificate, X509Certificate2 authority)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
@@ -745,14 +745,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         return chain.Build(certificate);
     }
 
-    private static TaskCompletionSource CreateOpenGate()
+    static TaskCompletionSource CreateOpenGate()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         gate.SetResult();
         return gate;
     }
 
-    private sealed class Release(Action release) : IDisposable
+    sealed class Release(Action release) : IDisposable
     {
         public void Dispose() => release();
     }

@@ -6,7 +6,7 @@ using System.Threading.Channels;
 namespace FlashSale.Kubernetes.Fake;
 
 /// <summary>An API error answered as a Status object.</summary>
-internal sealed class ApiError(int code, string reason, string message, JsonObject? details = null) : Exception(message)
+sealed class ApiError(int code, string reason, string message, JsonObject? details = null) : Exception(message)
 {
     public int Code { get; } = code;
 
@@ -15,7 +15,7 @@ internal sealed class ApiError(int code, string reason, string message, JsonObje
     public JsonObject? Details { get; } = details;
 }
 
-internal sealed class KindState(ApiResource resource, bool hasStatus)
+sealed class KindState(ApiResource resource, bool hasStatus)
 {
     public ApiResource Resource { get; } = resource;
 
@@ -24,7 +24,7 @@ internal sealed class KindState(ApiResource resource, bool hasStatus)
     public SortedDictionary<string, StoredObject> Objects { get; } = new(StringComparer.Ordinal);
 }
 
-internal sealed class StoredObject(JsonObject obj)
+sealed class StoredObject(JsonObject obj)
 {
     public JsonObject Object { get; set; } = obj;
 
@@ -32,9 +32,9 @@ internal sealed class StoredObject(JsonObject obj)
     public Dictionary<(string Manager, string Operation, string Subresource), HashSet<string>> Managed { get; } = [];
 }
 
-internal sealed record HistoryEntry(long Version, KindState Kind, string Type, JsonObject? Before, JsonObject After, string Line);
+sealed record HistoryEntry(long Version, KindState Kind, string Type, JsonObject? Before, JsonObject After, string Line);
 
-internal sealed class Watcher(KindState kind, string? @namespace, LabelSelector selector, bool bookmarks)
+sealed class Watcher(KindState kind, string? @namespace, LabelSelector selector, bool bookmarks)
 {
     public KindState Kind { get; } = kind;
 
@@ -51,17 +51,17 @@ internal sealed class Watcher(KindState kind, string? @namespace, LabelSelector 
 }
 
 /// <summary>The fake API server's state and the rules it enforces. Every operation runs under one lock.</summary>
-internal sealed class FakeStore
+sealed class FakeStore
 {
-    private static readonly string[] ServerMetadata = ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"];
-    private readonly Lock gate = new();
-    private readonly Dictionary<(string Group, string Version, string Plural), KindState> kinds = [];
-    private readonly Dictionary<string, (KindState Kind, string Key)> uids = new(StringComparer.Ordinal);
-    private readonly LinkedList<HistoryEntry> history = new();
-    private readonly List<Watcher> watchers = [];
-    private readonly Channel<bool> garbageCollection = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private long resourceVersion;
-    private long compactedVersion;
+    static readonly string[] ServerMetadata = ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"];
+    readonly Lock _gate = new();
+    readonly Dictionary<(string Group, string Version, string Plural), KindState> _kinds = [];
+    readonly Dictionary<string, (KindState Kind, string Key)> _uids = new(StringComparer.Ordinal);
+    readonly LinkedList<HistoryEntry> _history = new();
+    readonly List<Watcher> _watchers = [];
+    readonly Channel<bool> _garbageCollection = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    long _resourceVersion;
+    long _compactedVersion;
 
     public FakeStore(int compactionWindow) => CompactionWindow = compactionWindow;
 
@@ -71,9 +71,9 @@ internal sealed class FakeStore
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return resourceVersion;
+                return _resourceVersion;
             }
         }
     }
@@ -82,39 +82,39 @@ internal sealed class FakeStore
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return watchers.Count;
+                return _watchers.Count;
             }
         }
     }
 
-    public ChannelReader<bool> GarbageCollectionSignals => garbageCollection.Reader;
+    public ChannelReader<bool> GarbageCollectionSignals => _garbageCollection.Reader;
 
     // ---- kinds ---------------------------------------------------------------------------------
 
     public KindState RegisterKind(ApiResource resource, bool hasStatus)
     {
-        lock (gate)
+        lock (_gate)
         {
             var key = (resource.Group, resource.Version, resource.Plural);
-            if (kinds.TryGetValue(key, out var existing))
+            if (_kinds.TryGetValue(key, out var existing))
             {
                 existing.HasStatus = hasStatus;
                 return existing;
             }
 
             var kind = new KindState(resource, hasStatus);
-            kinds[key] = kind;
+            _kinds[key] = kind;
             return kind;
         }
     }
 
     public KindState? FindKind(string group, string version, string plural)
     {
-        lock (gate)
+        lock (_gate)
         {
-            return kinds.GetValueOrDefault((group, version, plural));
+            return _kinds.GetValueOrDefault((group, version, plural));
         }
     }
 
@@ -124,9 +124,9 @@ internal sealed class FakeStore
 
     public List<KindState> Kinds()
     {
-        lock (gate)
+        lock (_gate)
         {
-            return [.. kinds.Values];
+            return [.. _kinds.Values];
         }
     }
 
@@ -134,7 +134,7 @@ internal sealed class FakeStore
 
     public JsonObject? Get(KindState kind, string? ns, string name)
     {
-        lock (gate)
+        lock (_gate)
         {
             return kind.Objects.TryGetValue(Key(ns, name), out var stored) ? Clone(stored.Object) : null;
         }
@@ -142,7 +142,7 @@ internal sealed class FakeStore
 
     public Dictionary<string, HashSet<string>> ManagedFields(KindState kind, string? ns, string name)
     {
-        lock (gate)
+        lock (_gate)
         {
             var stored = kind.Objects.GetValueOrDefault(Key(ns, name)) ?? throw NotFound(kind, name);
             return stored.Managed.ToDictionary(
@@ -154,14 +154,14 @@ internal sealed class FakeStore
     public (List<JsonObject> Items, string Version, string? Continue, long? Remaining) List(
         KindState kind, string? ns, LabelSelector labels, FieldSelector fields, int? limit, string? continueToken)
     {
-        lock (gate)
+        lock (_gate)
         {
-            var listVersion = resourceVersion;
+            var listVersion = _resourceVersion;
             string? after = null;
             if (!string.IsNullOrEmpty(continueToken))
             {
                 (listVersion, after) = DecodeContinue(continueToken);
-                if (listVersion < compactedVersion)
+                if (listVersion < _compactedVersion)
                 {
                     throw new ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
                 }
@@ -189,7 +189,7 @@ internal sealed class FakeStore
 
     public JsonObject Create(KindState kind, string? ns, JsonObject body, string manager, bool keepStatus = false)
     {
-        lock (gate)
+        lock (_gate)
         {
             CheckIdentity(kind, ns, null, body);
             return Clone(CreateCore(kind, ns, Clone(body), manager, "Update", keepStatus).Object);
@@ -198,7 +198,7 @@ internal sealed class FakeStore
 
     public JsonObject Replace(KindState kind, string? ns, string name, JsonObject body, string? subresource, string manager)
     {
-        lock (gate)
+        lock (_gate)
         {
             CheckIdentity(kind, ns, name, body);
             var stored = Find(kind, ns, name);
@@ -209,7 +209,7 @@ internal sealed class FakeStore
 
     public JsonObject MergePatch(KindState kind, string? ns, string name, JsonObject patch, string? subresource, string manager)
     {
-        lock (gate)
+        lock (_gate)
         {
             var stored = Find(kind, ns, name);
             CheckResourceVersion(kind, name, stored, JsonTree.String(patch["metadata"]?["resourceVersion"]));
@@ -225,7 +225,7 @@ internal sealed class FakeStore
     /// </summary>
     public (JsonObject Object, bool Created) Apply(KindState kind, string? ns, string name, JsonObject body, string? subresource, string manager, bool force)
     {
-        lock (gate)
+        lock (_gate)
         {
             CheckIdentity(kind, ns, name, body);
             if (body["apiVersion"] is null || body["kind"] is null)
@@ -327,7 +327,7 @@ internal sealed class FakeStore
     /// <summary>Deletes, or marks for deletion while finalizers remain. Returns the object still present, or null when it is gone.</summary>
     public JsonObject? Delete(KindState kind, string? ns, string name, string? propagationPolicy, string? preconditionVersion, string? preconditionUid)
     {
-        lock (gate)
+        lock (_gate)
         {
             var stored = Find(kind, ns, name);
             var metadata = JsonTree.Metadata(stored.Object);
@@ -338,7 +338,7 @@ internal sealed class FakeStore
 
             if (preconditionVersion is not null && preconditionVersion != JsonTree.String(metadata["resourceVersion"]))
             {
-                throw new ApiError(409, "Conflict", $"Precondition failed: ResourceVersion in precondition: {preconditionVersion}, ResourceVersion in object meta: {JsonTree.String(metadata["resourceVersion"])}", Details(kind, name));
+                throw new ApiError(409, "Conflict", $"Precondition failed: ResourceVersion in precondition: {preconditionVersion}, ResourceVersion in object meta: {JsonTree.String(metadata["_resourceVersion"])}", Details(kind, name));
             }
 
             var finalizers = Finalizers(stored.Object);
@@ -383,7 +383,7 @@ internal sealed class FakeStore
     /// <summary>Writes an object the way another actor (a built-in controller, the test) would: no status separation, no preconditions.</summary>
     public JsonObject Write(KindState kind, string? ns, string name, Func<JsonObject, JsonObject> change)
     {
-        lock (gate)
+        lock (_gate)
         {
             var stored = Find(kind, ns, name);
             var live = stored.Object;
@@ -417,7 +417,7 @@ internal sealed class FakeStore
     /// <summary>Registers a watch and queues what it must see first; an expired version yields a 410 ERROR event instead.</summary>
     public (Watcher? Watcher, string? ErrorLine) StartWatch(KindState kind, string? ns, LabelSelector selector, string? version, bool bookmarks)
     {
-        lock (gate)
+        lock (_gate)
         {
             var watcher = new Watcher(kind, ns, selector, bookmarks);
             long start;
@@ -432,7 +432,7 @@ internal sealed class FakeStore
                     }
                 }
 
-                start = resourceVersion;
+                start = _resourceVersion;
             }
             else
             {
@@ -441,13 +441,13 @@ internal sealed class FakeStore
                     throw new ApiError(400, "BadRequest", $"invalid resourceVersion \"{version}\"");
                 }
 
-                if (start < compactedVersion)
+                if (start < _compactedVersion)
                 {
-                    var status = StatusObject(410, "Expired", $"too old resource version: {start} ({compactedVersion})", null);
+                    var status = StatusObject(410, "Expired", $"too old resource version: {start} ({_compactedVersion})", null);
                     return (null, new JsonObject { ["type"] = "ERROR", ["object"] = status }.ToJsonString());
                 }
 
-                foreach (var entry in history)
+                foreach (var entry in _history)
                 {
                     if (entry.Version > start)
                     {
@@ -456,41 +456,41 @@ internal sealed class FakeStore
                 }
             }
 
-            watchers.Add(watcher);
+            _watchers.Add(watcher);
             return (watcher, null);
         }
     }
 
     public void StopWatch(Watcher watcher)
     {
-        lock (gate)
+        lock (_gate)
         {
-            watchers.Remove(watcher);
+            _watchers.Remove(watcher);
         }
     }
 
     public int DropWatches(bool abort)
     {
-        lock (gate)
+        lock (_gate)
         {
-            foreach (var watcher in watchers)
+            foreach (var watcher in _watchers)
             {
                 watcher.Aborted = abort;
                 watcher.Lines.Writer.TryComplete();
             }
 
-            var count = watchers.Count;
-            watchers.Clear();
+            var count = _watchers.Count;
+            _watchers.Clear();
             return count;
         }
     }
 
     public void SendBookmarks()
     {
-        lock (gate)
+        lock (_gate)
         {
-            var version = resourceVersion.ToString(CultureInfo.InvariantCulture);
-            foreach (var watcher in watchers.Where(w => w.Bookmarks))
+            var version = _resourceVersion.ToString(CultureInfo.InvariantCulture);
+            foreach (var watcher in _watchers.Where(w => w.Bookmarks))
             {
                 var bookmark = new JsonObject
                 {
@@ -506,10 +506,10 @@ internal sealed class FakeStore
     /// <summary>Forgets all history: watches and continue tokens from before now answer 410.</summary>
     public void Compact()
     {
-        lock (gate)
+        lock (_gate)
         {
-            history.Clear();
-            compactedVersion = resourceVersion;
+            _history.Clear();
+            _compactedVersion = _resourceVersion;
         }
     }
 
@@ -518,10 +518,10 @@ internal sealed class FakeStore
     /// <summary>One pass of the garbage collector; returns whether it changed anything (run again until it does not).</summary>
     public bool CollectGarbage()
     {
-        lock (gate)
+        lock (_gate)
         {
             var changed = false;
-            var all = kinds.Values.SelectMany(k => k.Objects.Values.Select(o => (Kind: k, Stored: o))).ToList();
+            var all = _kinds.Values.SelectMany(k => k.Objects.Values.Select(o => (Kind: k, Stored: o))).ToList();
             var dependentsByOwner = new Dictionary<string, List<(KindState Kind, StoredObject Stored)>>(StringComparer.Ordinal);
             foreach (var item in all)
             {
@@ -585,7 +585,7 @@ internal sealed class FakeStore
                     continue;
                 }
 
-                var absent = owners.Where(uid => !uids.ContainsKey(uid)).ToList();
+                var absent = owners.Where(uid => !_uids.ContainsKey(uid)).ToList();
                 if (absent.Count == owners.Count)
                 {
                     DeleteDependent(kind, dependent);
@@ -604,7 +604,7 @@ internal sealed class FakeStore
 
     // ---- internals -----------------------------------------------------------------------------
 
-    private StoredObject CreateCore(KindState kind, string? ns, JsonObject obj, string manager, string? operation, bool keepStatus)
+    StoredObject CreateCore(KindState kind, string? ns, JsonObject obj, string manager, string? operation, bool keepStatus)
     {
         var metadata = JsonTree.Metadata(obj);
         var name = JsonTree.String(metadata["name"]);
@@ -663,7 +663,7 @@ internal sealed class FakeStore
         return stored;
     }
 
-    private JsonObject CommitUpdate(KindState kind, StoredObject stored, JsonObject proposed, string? subresource, string manager, string operation, bool trackFields)
+    JsonObject CommitUpdate(KindState kind, StoredObject stored, JsonObject proposed, string? subresource, string manager, string operation, bool trackFields)
     {
         var live = stored.Object;
         var sub = subresource ?? string.Empty;
@@ -746,7 +746,7 @@ internal sealed class FakeStore
     }
 
     /// <summary>An update takes the fields it changed from whoever owned them; removed fields lose their owners.</summary>
-    private static void TrackUpdate(KindState kind, StoredObject stored, JsonObject before, JsonObject after, string manager, string operation, string sub)
+    static void TrackUpdate(KindState kind, StoredObject stored, JsonObject before, JsonObject after, string manager, string operation, string sub)
     {
         var beforeFields = OwnedLeaves(kind, before, sub);
         var afterFields = OwnedLeaves(kind, after, sub);
@@ -771,7 +771,7 @@ internal sealed class FakeStore
         DropEmptyManagers(stored);
     }
 
-    private static void DropEmptyManagers(StoredObject stored)
+    static void DropEmptyManagers(StoredObject stored)
     {
         foreach (var owner in stored.Managed.Where(e => e.Value.Count == 0).Select(e => e.Key).ToList())
         {
@@ -780,7 +780,7 @@ internal sealed class FakeStore
     }
 
     /// <summary>The fields a manager can own: all leaves but identity and server-set metadata; status only through /status when the kind has that subresource.</summary>
-    private static HashSet<string> OwnedLeaves(KindState kind, JsonObject obj, string sub)
+    static HashSet<string> OwnedLeaves(KindState kind, JsonObject obj, string sub)
     {
         var leaves = JsonTree.Leaves(obj);
         leaves.RemoveWhere(path =>
@@ -801,7 +801,7 @@ internal sealed class FakeStore
         return leaves;
     }
 
-    private void FinishDeletionIfDone(KindState kind, StoredObject stored)
+    void FinishDeletionIfDone(KindState kind, StoredObject stored)
     {
         if (JsonTree.Metadata(stored.Object)["deletionTimestamp"] is not null && Finalizers(stored.Object).Count == 0 && IsLive(kind, stored))
         {
@@ -809,41 +809,41 @@ internal sealed class FakeStore
         }
     }
 
-    private void Commit(KindState kind, StoredObject stored, JsonObject? before, JsonObject after, string type)
+    void Commit(KindState kind, StoredObject stored, JsonObject? before, JsonObject after, string type)
     {
-        resourceVersion++;
-        var version = resourceVersion.ToString(CultureInfo.InvariantCulture);
+        _resourceVersion++;
+        var version = _resourceVersion.ToString(CultureInfo.InvariantCulture);
         JsonTree.Metadata(after)["resourceVersion"] = version;
         var key = Key(Namespace(after), Name(after));
         var uid = JsonTree.String(JsonTree.Metadata(after)["uid"])!;
         if (type == "DELETED")
         {
             kind.Objects.Remove(key);
-            uids.Remove(uid);
+            _uids.Remove(uid);
         }
         else
         {
             stored.Object = after;
             kind.Objects[key] = stored;
-            uids[uid] = (kind, key);
+            _uids[uid] = (kind, key);
         }
 
-        var entry = new HistoryEntry(resourceVersion, kind, type, before is null ? null : Clone(before), Clone(after), EventLine(type, after));
-        history.AddLast(entry);
-        while (history.Count > CompactionWindow)
+        var entry = new HistoryEntry(_resourceVersion, kind, type, before is null ? null : Clone(before), Clone(after), EventLine(type, after));
+        _history.AddLast(entry);
+        while (_history.Count > CompactionWindow)
         {
-            compactedVersion = history.First!.Value.Version;
-            history.RemoveFirst();
+            _compactedVersion = _history.First!.Value.Version;
+            _history.RemoveFirst();
         }
 
-        foreach (var watcher in watchers)
+        foreach (var watcher in _watchers)
         {
             Deliver(watcher, entry);
         }
 
         if (type == "DELETED" || OwnerUids(after).Any() || JsonTree.Metadata(after)["deletionTimestamp"] is not null)
         {
-            garbageCollection.Writer.TryWrite(true);
+            _garbageCollection.Writer.TryWrite(true);
         }
 
         if (kind.Resource is { Group: "apiextensions.k8s.io", Plural: "customresourcedefinitions" } && type != "DELETED")
@@ -853,7 +853,7 @@ internal sealed class FakeStore
     }
 
     /// <summary>Sends an event to a watch, as the watch's label selector sees it: leaving the selection is a DELETED, entering it an ADDED.</summary>
-    private static void Deliver(Watcher watcher, HistoryEntry entry)
+    static void Deliver(Watcher watcher, HistoryEntry entry)
     {
         if (watcher.Kind != entry.Kind || (watcher.Namespace is not null && Namespace(entry.After) != watcher.Namespace))
         {
@@ -880,7 +880,7 @@ internal sealed class FakeStore
         }
     }
 
-    private void RegisterFromDefinition(JsonObject definition)
+    void RegisterFromDefinition(JsonObject definition)
     {
         var spec = definition["spec"] as JsonObject;
         var group = JsonTree.String(spec?["group"]);
@@ -902,18 +902,18 @@ internal sealed class FakeStore
 
             var hasStatus = version["subresources"]?["status"] is not null;
             var key = (group, name, plural);
-            if (kinds.TryGetValue(key, out var existing))
+            if (_kinds.TryGetValue(key, out var existing))
             {
                 existing.HasStatus = hasStatus;
             }
             else
             {
-                kinds[key] = new KindState(new ApiResource(group, name, kindName, plural, namespaced), hasStatus);
+                _kinds[key] = new KindState(new ApiResource(group, name, kindName, plural, namespaced), hasStatus);
             }
         }
     }
 
-    private void DeleteDependent(KindState kind, StoredObject dependent)
+    void DeleteDependent(KindState kind, StoredObject dependent)
     {
         var finalizers = Finalizers(dependent.Object);
         if (finalizers.Count == 0)
@@ -932,7 +932,7 @@ internal sealed class FakeStore
         Commit(kind, dependent, before, next, "MODIFIED");
     }
 
-    private void RemoveOwnerReferences(KindState kind, StoredObject dependent, IReadOnlyCollection<string> ownerUids)
+    void RemoveOwnerReferences(KindState kind, StoredObject dependent, IReadOnlyCollection<string> ownerUids)
     {
         var next = Clone(dependent.Object);
         var metadata = JsonTree.Metadata(next);
@@ -959,7 +959,7 @@ internal sealed class FakeStore
         Commit(kind, dependent, before, next, "MODIFIED");
     }
 
-    private void RemoveFinalizer(KindState kind, StoredObject owner, string finalizer)
+    void RemoveFinalizer(KindState kind, StoredObject owner, string finalizer)
     {
         var next = Clone(owner.Object);
         var metadata = JsonTree.Metadata(next);
@@ -979,24 +979,24 @@ internal sealed class FakeStore
         FinishDeletionIfDone(kind, owner);
     }
 
-    private static bool BlocksOwnerDeletion(JsonObject dependent, string ownerUid) =>
+    static bool BlocksOwnerDeletion(JsonObject dependent, string ownerUid) =>
         (JsonTree.Metadata(dependent)["ownerReferences"] as JsonArray ?? [])
         .OfType<JsonObject>()
         .Any(r => JsonTree.String(r["uid"]) == ownerUid && r["blockOwnerDeletion"]?.GetValue<bool>() == true);
 
-    private bool IsLive(KindState kind, StoredObject stored) =>
+    bool IsLive(KindState kind, StoredObject stored) =>
         kind.Objects.TryGetValue(Key(Namespace(stored.Object), Name(stored.Object)), out var current) && ReferenceEquals(current, stored);
 
-    private static IEnumerable<string> OwnerUids(JsonObject obj) =>
+    static IEnumerable<string> OwnerUids(JsonObject obj) =>
         (JsonTree.Metadata(obj)["ownerReferences"] as JsonArray ?? [])
         .OfType<JsonObject>()
         .Select(r => JsonTree.String(r["uid"]))
         .OfType<string>();
 
-    private StoredObject Find(KindState kind, string? ns, string name) =>
+    StoredObject Find(KindState kind, string? ns, string name) =>
         kind.Objects.GetValueOrDefault(Key(ns, name)) ?? throw NotFound(kind, name);
 
-    private static void CheckIdentity(KindState kind, string? ns, string? name, JsonObject body)
+    static void CheckIdentity(KindState kind, string? ns, string? name, JsonObject body)
     {
         var metadata = body["metadata"] as JsonObject;
         var bodyNamespace = JsonTree.String(metadata?["namespace"]);
@@ -1019,7 +1019,7 @@ internal sealed class FakeStore
         }
     }
 
-    private static void CheckResourceVersion(KindState kind, string name, StoredObject stored, string? requested)
+    static void CheckResourceVersion(KindState kind, string name, StoredObject stored, string? requested)
     {
         if (!string.IsNullOrEmpty(requested) && requested != JsonTree.String(JsonTree.Metadata(stored.Object)["resourceVersion"]))
         {
@@ -1031,38 +1031,38 @@ internal sealed class FakeStore
         }
     }
 
-    private static bool SpecChanged(JsonObject before, JsonObject after)
+    static bool SpecChanged(JsonObject before, JsonObject after)
     {
         var keys = before.Select(p => p.Key).Union(after.Select(p => p.Key)).Where(k => k is not ("metadata" or "status" or "apiVersion" or "kind"));
         return keys.Any(k => !JsonNode.DeepEquals(before[k], after[k]));
     }
 
-    private static bool SameValue(JsonObject a, JsonObject b, string path)
+    static bool SameValue(JsonObject a, JsonObject b, string path)
     {
         var inA = JsonTree.TryGet(a, path, out var valueA);
         var inB = JsonTree.TryGet(b, path, out var valueB);
         return inA == inB && JsonNode.DeepEquals(valueA, valueB);
     }
 
-    private static List<string> Finalizers(JsonObject obj) =>
+    static List<string> Finalizers(JsonObject obj) =>
         (JsonTree.Metadata(obj)["finalizers"] as JsonArray ?? []).Select(f => f?.ToString()).OfType<string>().ToList();
 
-    private static long Generation(JsonObject obj) =>
+    static long Generation(JsonObject obj) =>
         JsonTree.Metadata(obj)["generation"] is { } generation ? long.Parse(generation.ToJsonString(), CultureInfo.InvariantCulture) : 0;
 
-    private static string Name(JsonObject obj) => JsonTree.String(JsonTree.Metadata(obj)["name"]) ?? string.Empty;
+    static string Name(JsonObject obj) => JsonTree.String(JsonTree.Metadata(obj)["name"]) ?? string.Empty;
 
-    private static string? Namespace(JsonObject obj) => JsonTree.String(JsonTree.Metadata(obj)["namespace"]);
+    static string? Namespace(JsonObject obj) => JsonTree.String(JsonTree.Metadata(obj)["namespace"]);
 
-    private static string Key(string? ns, string name) => $"{ns}/{name}";
+    static string Key(string? ns, string name) => $"{ns}/{name}";
 
-    private static string Now() => DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    static string Now() => DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     internal static JsonObject Clone(JsonObject obj) => (JsonObject)obj.DeepClone();
 
-    private static string EventLine(string type, JsonObject obj) => new JsonObject { ["type"] = type, ["object"] = obj.DeepClone() }.ToJsonString();
+    static string EventLine(string type, JsonObject obj) => new JsonObject { ["type"] = type, ["object"] = obj.DeepClone() }.ToJsonString();
 
-    private static ApiError NotFound(KindState kind, string name) =>
+    static ApiError NotFound(KindState kind, string name) =>
         new(404, "NotFound", $"{kind.Resource.GroupResource} \"{name}\" not found", Details(kind, name));
 
     internal static JsonObject Details(KindState kind, string name, JsonArray? causes = null)
@@ -1088,10 +1088,10 @@ internal sealed class FakeStore
         ["code"] = code,
     };
 
-    private static string EncodeContinue(long version, string lastKey) =>
+    static string EncodeContinue(long version, string lastKey) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes($"{version.ToString(CultureInfo.InvariantCulture)}|{lastKey}"));
 
-    private static (long Version, string LastKey) DecodeContinue(string token)
+    static (long Version, string LastKey) DecodeContinue(string token)
     {
         try
         {

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace FlashSale.Kubernetes.Fake;
 
 /// <summary>Operations on JSON trees: merge patch, field paths (segments joined by '\n'), deep merge.</summary>
-internal static class JsonTree
+static class JsonTree
 {
     public const char Separator = '\n';
 
@@ -40,7 +40,7 @@ internal static class JsonTree
         return leaves;
     }
 
-    private static void Collect(JsonNode? node, string prefix, HashSet<string> leaves)
+    static void Collect(JsonNode? node, string prefix, HashSet<string> leaves)
     {
         if (node is JsonObject obj && (obj.Count > 0 || prefix.Length == 0))
         {

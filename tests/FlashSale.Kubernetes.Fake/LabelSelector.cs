@@ -4,9 +4,9 @@ using System.Text.RegularExpressions;
 namespace FlashSale.Kubernetes.Fake;
 
 /// <summary>The label selector grammar of list and watch: a=b, a==b, a!=b, a in (x,y), a notin (x), a, !a; requirements ANDed.</summary>
-internal sealed partial class LabelSelector
+sealed partial class LabelSelector
 {
-    private readonly List<Func<IReadOnlyDictionary<string, string>, bool>> requirements = [];
+    readonly List<Func<IReadOnlyDictionary<string, string>, bool>> _requirements = [];
 
     public static LabelSelector Everything { get; } = new();
 
@@ -27,7 +27,7 @@ internal sealed partial class LabelSelector
                 var key = match.Groups[1].Value;
                 var values = match.Groups[3].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
                 var isIn = match.Groups[2].Value == "in";
-                selector.requirements.Add(isIn
+                selector._requirements.Add(isIn
                     ? labels => labels.TryGetValue(key, out var v) && values.Contains(v)
                     : labels => !labels.TryGetValue(key, out var v) || !values.Contains(v));
             }
@@ -35,14 +35,14 @@ internal sealed partial class LabelSelector
             {
                 var key = match.Groups[1].Value;
                 var value = match.Groups[3].Value;
-                selector.requirements.Add(match.Groups[2].Value == "!="
+                selector._requirements.Add(match.Groups[2].Value == "!="
                     ? labels => !labels.TryGetValue(key, out var v) || v != value
                     : labels => labels.TryGetValue(key, out var v) && v == value);
             }
             else if ((match = ExistsRequirement().Match(part)).Success)
             {
                 var key = match.Groups[2].Value;
-                selector.requirements.Add(match.Groups[1].Value == "!" ? labels => !labels.ContainsKey(key) : labels => labels.ContainsKey(key));
+                selector._requirements.Add(match.Groups[1].Value == "!" ? labels => !labels.ContainsKey(key) : labels => labels.ContainsKey(key));
             }
             else
             {
@@ -55,7 +55,7 @@ internal sealed partial class LabelSelector
 
     public bool Matches(JsonObject? obj)
     {
-        if (requirements.Count == 0)
+        if (_requirements.Count == 0)
         {
             return true;
         }
@@ -69,10 +69,10 @@ internal sealed partial class LabelSelector
             }
         }
 
-        return requirements.All(r => r(labels));
+        return _requirements.All(r => r(labels));
     }
 
-    private static IEnumerable<string> SplitTopLevel(string text)
+    static IEnumerable<string> SplitTopLevel(string text)
     {
         var depth = 0;
         var start = 0;
@@ -107,9 +107,9 @@ internal sealed partial class LabelSelector
 }
 
 /// <summary>metadata.name and metadata.namespace field selectors, the ones every kind supports.</summary>
-internal sealed class FieldSelector
+sealed class FieldSelector
 {
-    private readonly List<(string Field, string Value, bool Equal)> terms = [];
+    readonly List<(string Field, string Value, bool Equal)> _terms = [];
 
     public static FieldSelector Parse(string? text)
     {
@@ -128,13 +128,13 @@ internal sealed class FieldSelector
                 throw new ApiError(400, "BadRequest", $"field label not supported by the fake API server: \"{part}\"");
             }
 
-            selector.terms.Add((pieces[0], pieces[1], !notEqual));
+            selector._terms.Add((pieces[0], pieces[1], !notEqual));
         }
 
         return selector;
     }
 
-    public bool Matches(JsonObject obj) => terms.All(t =>
+    public bool Matches(JsonObject obj) => _terms.All(t =>
     {
         var actual = obj["metadata"]?[t.Field["metadata.".Length..]]?.ToString() ?? string.Empty;
         return (actual == t.Value) == t.Equal;

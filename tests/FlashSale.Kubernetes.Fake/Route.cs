@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace FlashSale.Kubernetes.Fake;
 
 /// <summary>A request path taken apart: a discovery document, or a resource (group, version, namespace, plural, name, subresource).</summary>
-internal sealed class Route
+sealed class Route
 {
     public string? Group { get; private init; }
 
@@ -51,7 +51,7 @@ internal sealed class Route
         }
     }
 
-    private static Route ParseResource(FakeStore store, string group, string version, string[] rest)
+    static Route ParseResource(FakeStore store, string group, string version, string[] rest)
     {
         if (rest.Length == 0)
         {
@@ -88,7 +88,7 @@ internal sealed class Route
         };
     }
 
-    private static JsonNode GroupList(FakeStore store)
+    static JsonNode GroupList(FakeStore store)
     {
         var groups = new JsonArray();
         foreach (var group in store.Kinds().Where(k => k.Resource.Group.Length > 0).GroupBy(k => k.Resource.Group))
@@ -99,7 +99,7 @@ internal sealed class Route
         return new JsonObject { ["kind"] = "APIGroupList", ["apiVersion"] = "v1", ["groups"] = groups };
     }
 
-    private static JsonObject? GroupDocument(FakeStore store, string group)
+    static JsonObject? GroupDocument(FakeStore store, string group)
     {
         var versions = store.Kinds().Where(k => k.Resource.Group == group).Select(k => k.Resource.Version).Distinct().ToList();
         if (versions.Count == 0)
@@ -118,7 +118,7 @@ internal sealed class Route
         };
     }
 
-    private static JsonObject? ResourceList(FakeStore store, string group, string version)
+    static JsonObject? ResourceList(FakeStore store, string group, string version)
     {
         var kinds = store.Kinds().Where(k => k.Resource.Group == group && k.Resource.Version == version).ToList();
         if (kinds.Count == 0)
@@ -159,5 +159,5 @@ internal sealed class Route
         };
     }
 
-    private static ApiError NotFound() => new(404, "NotFound", "the server could not find the requested resource");
+    static ApiError NotFound() => new(404, "NotFound", "the server could not find the requested resource");
 }

@@ -8,10 +8,10 @@ namespace FlashSale.Kubernetes.Tests;
 /// <summary>Server-side apply as the official client sends it: typed Patch calls with ApplyPatch, fieldManager and force.</summary>
 public sealed class ApplyTests : FakeApiServerTest
 {
-    private Task<V1Deployment> ApplyAsync(V1Deployment deployment, string manager = TestKit.Manager, bool force = false) =>
+    Task<V1Deployment> ApplyAsync(V1Deployment deployment, string manager = TestKit.Manager, bool force = false) =>
         client.AppsV1.PatchNamespacedDeploymentAsync(TestKit.Apply(deployment), deployment.Metadata.Name, TestKit.Ns, fieldManager: manager, force: force);
 
-    private Task<V1ConfigMap> ApplyAsync(V1ConfigMap configMap, string manager = TestKit.Manager) =>
+    Task<V1ConfigMap> ApplyAsync(V1ConfigMap configMap, string manager = TestKit.Manager) =>
         client.CoreV1.PatchNamespacedConfigMapAsync(TestKit.Apply(configMap), configMap.Metadata.Name, TestKit.Ns, fieldManager: manager);
 
     [Fact]

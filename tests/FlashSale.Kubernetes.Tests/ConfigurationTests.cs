@@ -9,9 +9,9 @@ namespace FlashSale.Kubernetes.Tests;
 /// </summary>
 public sealed class ConfigurationTests : IDisposable
 {
-    private readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("flashsale-kubeconfig-");
+    readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("flashsale-kubeconfig-");
 
-    public void Dispose() => directory.Delete(recursive: true);
+    public void Dispose() => _directory.Delete(recursive: true);
 
     [Fact]
     public async Task ACertificateUserWithEmbeddedDataReachesTheServerOverVerifiedTls()
@@ -102,16 +102,16 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal("Bearer bearer-1", fake.Requests.Single().Authorization);
     }
 
-    private static Task<FakeKubeApiServer> StartTlsFakeAsync(bool requireClientCertificate = true) =>
+    static Task<FakeKubeApiServer> StartTlsFakeAsync(bool requireClientCertificate = true) =>
         FakeKubeApiServer.StartAsync(new FakeKubeApiServerOptions
         {
             ServerCertificate = TestCertificates.Server.Certificate,
             ClientCertificateAuthority = requireClientCertificate ? TestCertificates.Authority.Certificate : null,
         });
 
-    private string Write(string relativePath, string content)
+    string Write(string relativePath, string content)
     {
-        var path = Path.Combine(directory.FullName, relativePath);
+        var path = Path.Combine(_directory.FullName, relativePath);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, content);
         return path;

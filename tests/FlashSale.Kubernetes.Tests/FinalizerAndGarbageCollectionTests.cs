@@ -6,7 +6,7 @@ namespace FlashSale.Kubernetes.Tests;
 
 public sealed class FinalizerAndGarbageCollectionTests : FakeApiServerTest
 {
-    private const string Finalizer = "flashsale.dev/cleanup";
+    const string Finalizer = "flashsale.dev/cleanup";
 
     [Fact]
     public async Task DeletingAnObjectWithAFinalizerKeepsItMarkedUntilTheFinalizerIsRemoved()

@@ -4,12 +4,12 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace FlashSale.Kubernetes.Tests;
 
-internal sealed record IssuedCertificate(X509Certificate2 Certificate, string CertificatePem, string KeyPem);
+sealed record IssuedCertificate(X509Certificate2 Certificate, string CertificatePem, string KeyPem);
 
 /// <summary>A throwaway certificate authority with a server certificate for 127.0.0.1 and a client certificate, made per test run.</summary>
-internal static class TestCertificates
+static class TestCertificates
 {
-    private static readonly Lazy<(IssuedCertificate Authority, IssuedCertificate Server, IssuedCertificate Client)> Set = new(Create);
+    static readonly Lazy<(IssuedCertificate Authority, IssuedCertificate Server, IssuedCertificate Client)> Set = new(Create);
 
     public static IssuedCertificate Authority => Set.Value.Authority;
 
@@ -19,7 +19,7 @@ internal static class TestCertificates
 
     public static string Base64(string pem) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pem));
 
-    private static (IssuedCertificate, IssuedCertificate, IssuedCertificate) Create()
+    static (IssuedCertificate, IssuedCertificate, IssuedCertificate) Create()
     {
         var now = DateTimeOffset.UtcNow;
         using var authorityKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -35,7 +35,7 @@ internal static class TestCertificates
         return (authorityIssued, server, client);
     }
 
-    private static IssuedCertificate Issue(X509Certificate2 authority, string subject, bool server, DateTimeOffset now)
+    static IssuedCertificate Issue(X509Certificate2 authority, string subject, bool server, DateTimeOffset now)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
@@ -56,6 +56,6 @@ internal static class TestCertificates
         return new IssuedCertificate(Reload(withKey), issued.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
     }
 
-    private static X509Certificate2 Reload(X509Certificate2 certificate) =>
+    static X509Certificate2 Reload(X509Certificate2 certificate) =>
         X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
 }

@@ -6,7 +6,7 @@ using k8s.Models;
 
 namespace FlashSale.Kubernetes.Tests;
 
-internal static class TestKit
+static class TestKit
 {
     public const string Ns = "shop";
     public const string Manager = "flashsale-operator";

@@ -6,7 +6,7 @@ namespace FlashSale.Kubernetes.Tests;
 /// <summary>The fake's watch as the official client reads it. Resuming and relisting are the operator's (ResourceWatcher).</summary>
 public sealed class WatchTests : FakeApiServerTest
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
     [Fact]
     public async Task EventsArriveInCommitOrder()

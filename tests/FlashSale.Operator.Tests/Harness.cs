@@ -22,9 +22,9 @@ namespace FlashSale.Operator.Tests;
 /// </summary>
 public sealed class Harness : IAsyncDisposable
 {
-    private readonly List<string> sales = [];
+    readonly List<string> _sales = [];
 
-    private Harness(FakeKubeApiServer server, IKubernetes client, ConnectionMultiplexer redis, RabbitMqConnection rabbitMq, ManualClock clock)
+    Harness(FakeKubeApiServer server, IKubernetes client, ConnectionMultiplexer redis, RabbitMqConnection rabbitMq, ManualClock clock)
     {
         Server = server;
         Client = client;
@@ -82,7 +82,7 @@ public sealed class Harness : IAsyncDisposable
 
     public async Task<V1Alpha1FlashSale> CreateAsync(V1Alpha1FlashSale fs)
     {
-        sales.Add(fs.Name());
+        _sales.Add(fs.Name());
         return await Client.CustomObjects.CreateNamespacedCustomObjectAsync<V1Alpha1FlashSale>(fs, V1Alpha1FlashSale.Group, V1Alpha1FlashSale.Version, Namespace, V1Alpha1FlashSale.Plural);
     }
 
@@ -131,11 +131,11 @@ public sealed class Harness : IAsyncDisposable
     public async Task<bool> AnyTopologyLeftAsync(string sale) =>
         (await new SaleTopology(Namespace, sale).FindMissingAsync(await RabbitMq.GetConnectionAsync())).Count < new SaleTopology(Namespace, sale).Queues.Count + 2;
 
-    private static DateTimeOffset TruncateToSeconds(DateTimeOffset t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+    static DateTimeOffset TruncateToSeconds(DateTimeOffset t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var sale in sales)
+        foreach (var sale in _sales)
         {
             try
             {
@@ -167,14 +167,14 @@ public sealed class Harness : IAsyncDisposable
 /// <summary>A clock the test moves (the schedule tests jump across boundaries); starts at the real time.</summary>
 public sealed class ManualClock : TimeProvider
 {
-    private DateTimeOffset now;
-    private bool frozen;
+    DateTimeOffset _now;
+    bool _frozen;
 
-    public override DateTimeOffset GetUtcNow() => frozen ? now : DateTimeOffset.UtcNow;
+    public override DateTimeOffset GetUtcNow() => _frozen ? _now : DateTimeOffset.UtcNow;
 
     public void Set(DateTimeOffset value)
     {
-        now = value;
-        frozen = true;
+        _now = value;
+        _frozen = true;
     }
 }

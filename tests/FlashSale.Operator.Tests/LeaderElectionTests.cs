@@ -12,11 +12,11 @@ public sealed class TimingSensitive;
 [Collection(nameof(TimingSensitive))]
 public sealed class LeaderElectionTests : FakeClusterTest
 {
-    private const string Lease = "flashsale-operator";
-    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan RenewDeadline = TimeSpan.FromSeconds(1.5);
-    private static readonly TimeSpan RetryPeriod = TimeSpan.FromMilliseconds(250);
-    private readonly ConcurrentQueue<string> log = new();
+    const string Lease = "flashsale-operator";
+    static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(2);
+    static readonly TimeSpan RenewDeadline = TimeSpan.FromSeconds(1.5);
+    static readonly TimeSpan RetryPeriod = TimeSpan.FromMilliseconds(250);
+    readonly ConcurrentQueue<string> _log = new();
 
     [Fact]
     public async Task TwoCandidatesNeverLeadAtTheSameTime()
@@ -39,7 +39,7 @@ public sealed class LeaderElectionTests : FakeClusterTest
         Assert.True(sawLeader, "nobody became leader");
         var leader = a.IsLeader ? a : b;
         Assert.Equal(leader.Identity, fake.Get<V1Lease>(Ns, Lease)!.Spec.HolderIdentity);
-        Assert.Equal([$"{leader.Identity} started"], log);
+        Assert.Equal([$"{leader.Identity} started"], _log);
 
         await stop.CancelAsync();
         await Task.WhenAll(runs);
@@ -89,7 +89,7 @@ public sealed class LeaderElectionTests : FakeClusterTest
         var lease = fake.Get<V1Lease>(Ns, Lease)!;
         Assert.Equal("", lease.Spec.HolderIdentity);
         Assert.Equal(1, lease.Spec.LeaseDurationSeconds);
-        Assert.Equal(["a started", "a stopped"], log);
+        Assert.Equal(["a started", "a stopped"], _log);
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class LeaderElectionTests : FakeClusterTest
         await WaitUntilAsync(() => b.IsLeader, "b leads");
 
         Assert.True(releasedAt.Elapsed < LeaseDuration, $"b waited {releasedAt.Elapsed} for a released lease");
-        Assert.Equal(["a started", "a stopped", "b started"], log);
+        Assert.Equal(["a started", "a stopped", "b started"], _log);
         Assert.Equal("b", fake.Get<V1Lease>(Ns, Lease)!.Spec.HolderIdentity);
 
         await stopB.CancelAsync();
@@ -135,7 +135,7 @@ public sealed class LeaderElectionTests : FakeClusterTest
 
         await WaitUntilAsync(() => !a.IsLeader, "a steps down", TimeSpan.FromSeconds(10));
         Assert.InRange(intrudedAt.Elapsed, TimeSpan.Zero, RenewDeadline + RetryPeriod + TimeSpan.FromSeconds(1));
-        Assert.Equal(["a started", "a stopped"], log);
+        Assert.Equal(["a started", "a stopped"], _log);
         Assert.Equal("intruder", fake.Get<V1Lease>(Ns, Lease)!.Spec.HolderIdentity);
 
         await stop.CancelAsync();
@@ -151,7 +151,7 @@ public sealed class LeaderElectionTests : FakeClusterTest
         Assert.Throws<ArgumentException>(() => new LeaseElection(client, new LeaseElectionOptions { LeaseName = "l", LeaseNamespace = "n", Identity = "i", LeaseDuration = TimeSpan.FromSeconds(10) }));
     }
 
-    private LeaseElection Candidate(string identity, bool releaseOnCancel = true)
+    LeaseElection Candidate(string identity, bool releaseOnCancel = true)
     {
         var election = new LeaseElection(client, new LeaseElectionOptions
         {
@@ -163,8 +163,8 @@ public sealed class LeaderElectionTests : FakeClusterTest
             RetryPeriod = RetryPeriod,
             ReleaseOnCancel = releaseOnCancel,
         });
-        election.OnStartedLeading += () => log.Enqueue($"{identity} started");
-        election.OnStoppedLeading += () => log.Enqueue($"{identity} stopped");
+        election.OnStartedLeading += () => _log.Enqueue($"{identity} started");
+        election.OnStoppedLeading += () => _log.Enqueue($"{identity} stopped");
         return election;
     }
 }

@@ -7,8 +7,8 @@ namespace FlashSale.Operator.Tests;
 /// <summary>List-then-watch over the official client against the fake: resume after a dropped connection, relist after 410.</summary>
 public sealed class ResourceWatcherTests : FakeClusterTest
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
-    private static readonly ResourceWatcherOptions Quick = new() { InitialBackoff = TimeSpan.FromMilliseconds(50) };
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+    static readonly ResourceWatcherOptions Quick = new() { InitialBackoff = TimeSpan.FromMilliseconds(50) };
 
     [Fact]
     public async Task ADroppedConnectionResumesFromTheLastSeenVersionWithoutLosingOrRepeatingAnEvent()

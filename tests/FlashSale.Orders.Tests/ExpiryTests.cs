@@ -10,8 +10,7 @@ public class ExpiryTests : SaleWorldTests
     /// <summary>The users service and an orders replica that consumes the sale's expiry queue (and sweeps), with one registered buyer.</summary>
     async Task<(HttpClient Orders, string Buyer)> StartExpiringAsync(string sale)
     {
-        var users = World.StartUsers();
-        var orders = World.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale);
+        var (users, orders) = World.StartPaying(expirySale: sale);
         using var usersHttp = users.Client();
         var (_, buyer) = await World.RegisterAsync(usersHttp);
         return (orders.Client(), buyer);
@@ -21,9 +20,8 @@ public class ExpiryTests : SaleWorldTests
     public async Task UnpaidOrdersExpireTheirUnitsGoBackOnceAndAnotherBuyerGetsThem()
     {
         var sale = await World.NewSaleAsync(stock: 2, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
-        var users = World.StartUsers();
         // The first replica consumes the sale's expiry queue (and sweeps).
-        var orders = World.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
+        var (users, orders) = World.StartPaying(expirySale: sale.Name);
         var stock = World.StartStock(sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();
@@ -91,8 +89,7 @@ public class ExpiryTests : SaleWorldTests
     public async Task AnOrderDebitedButNeverMarkedPaidExpiresAndItsBuyerIsRefundedOnce()
     {
         var sale = await World.NewSaleAsync(stock: 5, limit: 2, paymentTimeout: TimeSpan.FromSeconds(2));
-        var users = World.StartUsers(sale: sale.Name);
-        var orders = World.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
+        var (users, orders) = World.StartPaying(expirySale: sale.Name, refundSale: sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (buyer, token) = await World.RegisterAsync(usersHttp);
@@ -147,8 +144,7 @@ public class ExpiryTests : SaleWorldTests
     public async Task WithThePostgresGateAnExpiredOrderReturnsItsUnitToTheGateStockOnce()
     {
         var sale = await World.NewSaleAsync(stock: 1, limit: 1, paymentTimeout: TimeSpan.FromSeconds(2));
-        var users = World.StartUsers();
-        var orders = World.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:StockGate"] = "postgres-row-lock");
+        var (users, orders) = World.StartPaying(gate: "postgres-row-lock");
         var stock = World.StartStock(sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();

@@ -20,9 +20,7 @@ public sealed class HostileInputTests : SaleWorldTests
     [Fact]
     public async Task ControlCharactersNumbersInStringsAndRepeatedKeysAreRefusedAndStoreNothing()
     {
-        var sale = await World.NewSaleAsync(stock: 10, limit: 1);
-        var orders = World.StartOrders();
-        var stock = World.StartStock(sale.Name);
+        var (sale, orders, stock) = await World.OpenSaleAsync(stock: 10, limit: 1);
         using var http = orders.Client();
         var token = TestTokens.Mint(Guid.NewGuid());
 

@@ -6,8 +6,7 @@ public class LifecycleNotificationTests : SaleWorldTests
     public async Task EveryAcceptedPaidAndExpiredOrderGetsExactlyOneNotification()
     {
         var sale = await World.NewSaleAsync(stock: 10, limit: 2, paymentTimeout: TimeSpan.FromSeconds(5));
-        var users = World.StartUsers();
-        var orders = World.StartOrders(users: users.BaseAddress, tweak: s => s["Orders:Expiry:Sales"] = sale.Name);
+        var (users, orders) = World.StartPaying(expirySale: sale.Name);
         var notifications = World.StartNotifications(sale.Name);
         using var usersHttp = users.Client();
         using var http = orders.Client();

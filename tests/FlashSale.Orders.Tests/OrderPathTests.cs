@@ -93,9 +93,7 @@ public class OrderPathTests : SaleWorldTests
     [Fact]
     public async Task OneUserSendingFiftyConcurrentOrdersGetsExactlyTheirLimitOfTwo()
     {
-        var sale = await World.NewSaleAsync(stock: 100, limit: 2);
-        var orders = World.StartOrders();
-        var stock = World.StartStock(sale.Name);
+        var (sale, orders, stock) = await World.OpenSaleAsync(stock: 100, limit: 2);
         using var http = Buyers.SharedClient(orders.BaseAddress);
         var token = TestTokens.Mint(Guid.NewGuid());
         var codes = await SendAllAsync(http, 50, _ => Buyers.Order(sale.Name, "item", 1, token, Guid.NewGuid().ToString()));
@@ -177,9 +175,7 @@ public class OrderPathTests : SaleWorldTests
     [Fact]
     public async Task BadInputGetsAClearProblemAndChangesNothing()
     {
-        var sale = await World.NewSaleAsync(stock: 10, limit: 1);
-        var orders = World.StartOrders();
-        var stock = World.StartStock(sale.Name);
+        var (sale, orders, stock) = await World.OpenSaleAsync(stock: 10, limit: 1);
         using var http = orders.Client();
         var token = TestTokens.Mint(Guid.NewGuid());
         var expired = TestTokens.Mint(Guid.NewGuid(), lifetime: TimeSpan.FromMinutes(1), notBefore: DateTime.UtcNow.AddHours(-1));

@@ -9,8 +9,7 @@ public class PaymentTests : SaleWorldTests
     public async Task AHundredConcurrentPaymentsOfOneOrderDebitTheWalletOnceAndAllSeePaid()
     {
         var sale = await World.NewSaleAsync();
-        var users = World.StartUsers();
-        var orders = World.StartOrders(users: users.BaseAddress);
+        var (users, orders) = World.StartPaying();
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (buyer, token) = await World.RegisterAsync(usersHttp);
@@ -41,8 +40,7 @@ public class PaymentTests : SaleWorldTests
     public async Task FiftyConcurrentPaymentsWithFundsForTenPayExactlyTenAndTheRestStayPayable()
     {
         var sale = await World.NewSaleAsync(stock: 100, limit: 50);
-        var users = World.StartUsers(initialBalance: 10 * SaleWorld.Price);
-        var orders = World.StartOrders(users: users.BaseAddress);
+        var (users, orders) = World.StartPaying(initialBalance: 10 * SaleWorld.Price);
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (buyer, token) = await World.RegisterAsync(usersHttp);
@@ -84,8 +82,7 @@ public class PaymentTests : SaleWorldTests
     public async Task OnlyTheOwnerCanPayAndAnUnknownOrderIsARetryableNotFound()
     {
         var sale = await World.NewSaleAsync();
-        var users = World.StartUsers();
-        var orders = World.StartOrders(users: users.BaseAddress);
+        var (users, orders) = World.StartPaying();
         using var usersHttp = users.Client();
         using var http = orders.Client();
         var (_, owner) = await World.RegisterAsync(usersHttp);

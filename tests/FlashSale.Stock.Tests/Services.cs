@@ -1,4 +1,5 @@
 extern alias orderssvc;
+using FlashSale.Sales;
 using OrdersProgram = orderssvc::Program;
 
 namespace FlashSale.Stock.Tests;
@@ -7,6 +8,14 @@ namespace FlashSale.Stock.Tests;
 static class Services
 {
     public static ServiceHost<OrdersProgram> StartOrders(this SaleWorld world) => world.Start<OrdersProgram>(world.Orders());
+
+    /// <summary>A new sale with the orders service and the stock service for it.</summary>
+    public static async Task<(SaleDefinition Sale, ServiceHost<OrdersProgram> Orders, ServiceHost<Program> Stock)> OpenSaleAsync(this SaleWorld world,
+        long stock, int limit)
+    {
+        var sale = await world.NewSaleAsync(stock, limit);
+        return (sale, world.StartOrders(), world.StartStock(sale.Name));
+    }
 
     public static ServiceHost<Program> StartStock(this SaleWorld world, string sale) => world.Start<Program>(world.Stock(sale));
 }

@@ -8,9 +8,7 @@ public class StockApiTests : SaleWorldTests
     [Fact]
     public async Task ProductsShowLiveRemainingStockAndUnknownOnesAre404()
     {
-        var sale = await World.NewSaleAsync(stock: 7, limit: 3);
-        var orders = World.StartOrders();
-        var stock = World.StartStock(sale.Name);
+        var (sale, orders, stock) = await World.OpenSaleAsync(stock: 7, limit: 3);
         using var buy = orders.Client();
         using var r = await buy.SendAsync(Buyers.Order(sale.Name, "item", 3, TestTokens.Mint(Guid.NewGuid()), "k"));
         Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
@@ -40,9 +38,7 @@ public class StockApiTests : SaleWorldTests
     [Fact]
     public async Task TheStockStreamSendsASnapshotThenEachChange()
     {
-        var sale = await World.NewSaleAsync(stock: 10, limit: 5);
-        var orders = World.StartOrders();
-        var stock = World.StartStock(sale.Name);
+        var (sale, orders, stock) = await World.OpenSaleAsync(stock: 10, limit: 5);
         using var http = stock.Client();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var response = await http.GetAsync($"/api/sales/{sale.Name}/stock/stream", HttpCompletionOption.ResponseHeadersRead, cts.Token);

@@ -48,7 +48,7 @@ public static class TestDatabases
     static readonly string? PidSpace = ReadPidSpace();
     static readonly string Host = PidSpace ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
 
-    static int _sweepStarted;
+    static int SweepStarted;
 
     /// <summary>True for the names this class creates or the old scheme created (and so may drop).</summary>
     public static bool IsTestDatabaseName(string name) => Current.IsMatch(name) || Legacy.IsMatch(name);
@@ -71,7 +71,7 @@ public static class TestDatabases
             await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", conn);
             await create.ExecuteNonQueryAsync();
         }
-        if (Interlocked.Exchange(ref _sweepStarted, 1) == 0) _ = Task.Run(SweepAsync);
+        if (Interlocked.Exchange(ref SweepStarted, 1) == 0) _ = Task.Run(SweepAsync);
         return new NpgsqlConnectionStringBuilder(Infra.Postgres) { Database = name }.ConnectionString;
     }
 

@@ -11,10 +11,10 @@ namespace FlashSale.LoadTest;
 public static class Requests
 {
     static readonly string KeyPrefix = Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant() + "-";
-    static long _keys;
+    static long Keys;
 
     /// <summary>A key never used before by this process (nor, with its random prefix, by another run).</summary>
-    public static string NewIdempotencyKey() => KeyPrefix + Interlocked.Increment(ref _keys).ToString(CultureInfo.InvariantCulture);
+    public static string NewIdempotencyKey() => KeyPrefix + Interlocked.Increment(ref Keys).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>"Bearer " + token, built once per buyer rather than once per request.</summary>
     public static string Bearer(string token) => "Bearer " + token;

@@ -110,7 +110,7 @@ public static class Children
         }.Typed();
     }
 
-    private static V1PodSpec PodSpec(V1Alpha1FlashSale fs, SaleService service, ServiceSpec? serviceSpec)
+    static V1PodSpec PodSpec(V1Alpha1FlashSale fs, SaleService service, ServiceSpec? serviceSpec)
     {
         var spec = fs.Spec!;
         var probe = (string path, int period, int failures) => new V1Probe
@@ -178,7 +178,7 @@ public static class Children
     /// The container's whole configuration: the only place that says how a service of a sale is configured (local runs start
     /// their processes from it too, see Local/LocalPlatform).
     /// </summary>
-    private static List<V1EnvVar> Env(V1Alpha1FlashSale fs, SaleService service)
+    static List<V1EnvVar> Env(V1Alpha1FlashSale fs, SaleService service)
     {
         var spec = fs.Spec!;
         var ns = fs.Namespace()!;
@@ -278,7 +278,7 @@ public static class Children
     }
 
     /// <summary>The defaults with the spec's requests and limits over them. Throws FormatException naming a value that is not a quantity.</summary>
-    private static V1ResourceRequirements Resources(SaleService service, ResourcesSpec? resources)
+    static V1ResourceRequirements Resources(SaleService service, ResourcesSpec? resources)
     {
         var requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = "100m", ["memory"] = "128Mi" };
         var limits = new Dictionary<string, ResourceQuantity> { ["cpu"] = "1", ["memory"] = "512Mi" };
@@ -295,7 +295,7 @@ public static class Children
         return new V1ResourceRequirements { Requests = requests, Limits = limits };
     }
 
-    private static ResourceQuantity Quantity(SaleService service, string list, string name, string value)
+    static ResourceQuantity Quantity(SaleService service, string list, string name, string value)
     {
         try
         {

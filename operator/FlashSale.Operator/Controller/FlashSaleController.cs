@@ -74,9 +74,9 @@ public sealed class FlashSaleController(
         public const string Failed = "Failed";
     }
 
-    private readonly TimeProvider time = timeProvider ?? TimeProvider.System;
-    private readonly ConcurrentDictionary<string, string> appliedVersions = new();
-    private (bool Exists, DateTimeOffset At)? serviceMonitorCrd;
+    readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    readonly ConcurrentDictionary<string, string> _appliedVersions = new();
+    (bool Exists, DateTimeOffset At)? _serviceMonitorCrd;
 
     public async Task<ReconcileResult> ReconcileAsync(V1Alpha1FlashSale fs, CancellationToken cancellationToken)
     {
@@ -86,7 +86,7 @@ public sealed class FlashSaleController(
             return ReconcileResult.Done;
         }
 
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var generation = fs.Metadata.Generation ?? 0;
         var status = fs.Status ?? new FlashSaleStatus();
         var before = KubernetesJson.Serialize(status);
@@ -365,7 +365,7 @@ public sealed class FlashSaleController(
         return stock.Count > 0 && stock.All(p => p.Remaining <= 0) ? Phases.SoldOut : Phases.Live;
     }
 
-    private TimeSpan? NextRequeue(FlashSaleSpec spec, DateTimeOffset now, string phase)
+    TimeSpan? NextRequeue(FlashSaleSpec spec, DateTimeOffset now, string phase)
     {
         var schedule = spec.Schedule;
         DateTimeOffset[] boundaries = [schedule.StartsAt.AddMinutes(-(schedule.PrescaleMinutes ?? 0)), schedule.StartsAt, schedule.EndsAt];
@@ -378,7 +378,7 @@ public sealed class FlashSaleController(
         return next;
     }
 
-    private static bool IsAvailable(V1Deployment deployment)
+    static bool IsAvailable(V1Deployment deployment)
     {
         var status = deployment.Status;
         if (status is null || (status.ObservedGeneration is { } observed && observed < (deployment.Metadata.Generation ?? 0)))
@@ -390,14 +390,14 @@ public sealed class FlashSaleController(
             || (deployment.Spec?.Replicas is { } wanted ? status.AvailableReplicas >= Math.Max(1, wanted) : status.AvailableReplicas > 0);
     }
 
-    private async Task<T> ApplyChildAsync<T>(V1Alpha1FlashSale fs, T child, DateTimeOffset started, CancellationToken cancellationToken)
+    async Task<T> ApplyChildAsync<T>(V1Alpha1FlashSale fs, T child, DateTimeOffset started, CancellationToken cancellationToken)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var applied = await client.ApplyAsync(child, options.FieldManager, cancellationToken);
         var uid = applied.Uid() ?? string.Empty;
         var version = applied.ResourceVersion() ?? string.Empty;
-        var known = appliedVersions.TryGetValue(uid, out var previous);
-        appliedVersions[uid] = version;
+        var known = _appliedVersions.TryGetValue(uid, out var previous);
+        _appliedVersions[uid] = version;
         if (!known && applied.Metadata.CreationTimestamp >= started.AddSeconds(-2))
         {
             await events.NormalAsync(fs, "Created", "Apply", $"Created {KubernetesKind<T>.Kind} {applied.Name()}", cancellationToken);
@@ -410,7 +410,7 @@ public sealed class FlashSaleController(
         return applied;
     }
 
-    private async Task DeleteStaleAutoscalerAsync(V1Alpha1FlashSale fs, SaleService service, CancellationToken cancellationToken)
+    async Task DeleteStaleAutoscalerAsync(V1Alpha1FlashSale fs, SaleService service, CancellationToken cancellationToken)
     {
         var name = Children.NameOf(fs, service);
         var existing = await client.AutoscalingV2.ReadNamespacedHorizontalPodAutoscalerAsync(name, fs.Namespace(), cancellationToken: cancellationToken).OrNullIfNotFound();
@@ -430,26 +430,26 @@ public sealed class FlashSaleController(
         }
     }
 
-    private async Task<bool> ServiceMonitorCrdExistsAsync(CancellationToken cancellationToken)
+    async Task<bool> ServiceMonitorCrdExistsAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        if (serviceMonitorCrd is { } cached && now - cached.At < options.CrdCacheDuration)
+        var now = _time.GetUtcNow();
+        if (_serviceMonitorCrd is { } cached && now - cached.At < options.CrdCacheDuration)
         {
             return cached.Exists;
         }
 
         var exists = await client.ApiextensionsV1.ReadCustomResourceDefinitionAsync(Children.ServiceMonitorCrd, cancellationToken: cancellationToken).OrNullIfNotFound() is not null;
-        serviceMonitorCrd = (exists, now);
+        _serviceMonitorCrd = (exists, now);
         return exists;
     }
 
-    private async Task<V1Alpha1FlashSale> EnsureFinalizerAsync(V1Alpha1FlashSale fs, CancellationToken cancellationToken)
+    async Task<V1Alpha1FlashSale> EnsureFinalizerAsync(V1Alpha1FlashSale fs, CancellationToken cancellationToken)
     {
         var finalizers = fs.Metadata.Finalizers ?? [];
         return finalizers.Contains(options.Finalizer) ? fs : await PatchFinalizersAsync(fs, [.. finalizers, options.Finalizer], cancellationToken);
     }
 
-    private Task<V1Alpha1FlashSale> PatchFinalizersAsync(V1Alpha1FlashSale fs, List<string> finalizers, CancellationToken cancellationToken)
+    Task<V1Alpha1FlashSale> PatchFinalizersAsync(V1Alpha1FlashSale fs, List<string> finalizers, CancellationToken cancellationToken)
     {
         // The resourceVersion makes this a compare-and-swap: a finalizer list changed meanwhile is not overwritten (409, retried).
         var patch = new JsonObject
@@ -463,7 +463,7 @@ public sealed class FlashSaleController(
         return client.MergePatchNamespacedAsync<V1Alpha1FlashSale>(fs.Namespace(), fs.Name(), patch, options.FieldManager, cancellationToken);
     }
 
-    private async Task WriteStatusAsync(V1Alpha1FlashSale fs, FlashSaleStatus status, string before, CancellationToken cancellationToken)
+    async Task WriteStatusAsync(V1Alpha1FlashSale fs, FlashSaleStatus status, string before, CancellationToken cancellationToken)
     {
         if (KubernetesJson.Serialize(status) == before)
         {
@@ -478,7 +478,7 @@ public sealed class FlashSaleController(
         await client.ApplyStatusAsync(patch, options.FieldManager, cancellationToken);
     }
 
-    private async Task TryWriteStatusAsync(V1Alpha1FlashSale fs, FlashSaleStatus status, string before, CancellationToken cancellationToken)
+    async Task TryWriteStatusAsync(V1Alpha1FlashSale fs, FlashSaleStatus status, string before, CancellationToken cancellationToken)
     {
         try
         {
@@ -493,7 +493,7 @@ public sealed class FlashSaleController(
     /// <summary>The API server refused the request or could not be reached (the client's own timeout included).</summary>
     internal static bool IsApiFailure(Exception e) => e is HttpOperationException or HttpRequestException or TimeoutException;
 
-    private static async Task<IReadOnlyList<ProductStock>> TryGetStockAsync(SaleStore store, SaleKeys keys)
+    static async Task<IReadOnlyList<ProductStock>> TryGetStockAsync(SaleStore store, SaleKeys keys)
     {
         try
         {

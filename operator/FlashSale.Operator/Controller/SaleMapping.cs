@@ -129,7 +129,7 @@ public static class SaleMapping
         return (errors.Count == 0 ? sale : null, errors);
     }
 
-    private static void CheckSecret(List<string> errors, string path, SecretKeyRef? reference)
+    static void CheckSecret(List<string> errors, string path, SecretKeyRef? reference)
     {
         if (string.IsNullOrWhiteSpace(reference?.Name))
         {

@@ -93,7 +93,7 @@ public static class CrdGenerator
     public static string BuildYaml() =>
         "# Generated from operator/FlashSale.Operator/Entities by `make crds`; do not edit.\n---\n" + YamlWriter.Write(Build());
 
-    private static JsonObject Schema(Type type)
+    static JsonObject Schema(Type type)
     {
         if (type == typeof(V1Condition))
         {
@@ -128,7 +128,7 @@ public static class CrdGenerator
         return schema;
     }
 
-    private static JsonObject PropertySchema(PropertyInfo property)
+    static JsonObject PropertySchema(PropertyInfo property)
     {
         var schema = TypeSchema(property.PropertyType, property);
         if (property.GetCustomAttribute<DescriptionAttribute>() is { } description)
@@ -195,7 +195,7 @@ public static class CrdGenerator
         return schema;
     }
 
-    private static JsonObject TypeSchema(Type type, PropertyInfo? property)
+    static JsonObject TypeSchema(Type type, PropertyInfo? property)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (type == typeof(string))
@@ -247,7 +247,7 @@ public static class CrdGenerator
         throw new NotSupportedException($"No schema for {type.Name} ({property?.DeclaringType?.Name}.{property?.Name}).");
     }
 
-    private static JsonObject ConditionSchema() => new()
+    static JsonObject ConditionSchema() => new()
     {
         ["type"] = "object",
         ["description"] = "A metav1.Condition.",
@@ -263,7 +263,7 @@ public static class CrdGenerator
         ["required"] = new JsonArray("type", "status", "lastTransitionTime", "reason", "message"),
     };
 
-    private static void AddRules(JsonObject schema, IEnumerable<CelRuleAttribute> rules)
+    static void AddRules(JsonObject schema, IEnumerable<CelRuleAttribute> rules)
     {
         var list = new JsonArray();
         foreach (var rule in rules)
@@ -283,7 +283,7 @@ public static class CrdGenerator
         }
     }
 
-    private static void AddBound(JsonObject schema, string key, object bound)
+    static void AddBound(JsonObject schema, string key, object bound)
     {
         switch (bound)
         {
@@ -299,16 +299,16 @@ public static class CrdGenerator
         }
     }
 
-    private static string JsonName(PropertyInfo property) =>
+    static string JsonName(PropertyInfo property) =>
         property.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name ?? JsonNamingPolicy.CamelCase.ConvertName(property.Name);
 
-    private static string? Describe(Type type) => type.GetCustomAttribute<DescriptionAttribute>()?.Description;
+    static string? Describe(Type type) => type.GetCustomAttribute<DescriptionAttribute>()?.Description;
 }
 
 /// <summary>A YAML writer for JSON trees: block style, keys in insertion order, strings quoted when YAML would read them otherwise.</summary>
 public static class YamlWriter
 {
-    private static readonly JsonSerializerOptions QuotedStrings = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    static readonly JsonSerializerOptions QuotedStrings = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static string Write(JsonNode node)
     {
@@ -317,7 +317,7 @@ public static class YamlWriter
         return builder.ToString();
     }
 
-    private static void WriteNode(StringBuilder builder, JsonNode? node, int indent, bool inList)
+    static void WriteNode(StringBuilder builder, JsonNode? node, int indent, bool inList)
     {
         switch (node)
         {
@@ -350,7 +350,7 @@ public static class YamlWriter
         }
     }
 
-    private static void WriteValue(StringBuilder builder, JsonNode? value, int indent)
+    static void WriteValue(StringBuilder builder, JsonNode? value, int indent)
     {
         switch (value)
         {
@@ -368,7 +368,7 @@ public static class YamlWriter
         }
     }
 
-    private static string Inline(JsonNode? value) => value switch
+    static string Inline(JsonNode? value) => value switch
     {
         null => "null",
         JsonObject => "{}",
@@ -378,7 +378,7 @@ public static class YamlWriter
         _ => value.ToJsonString(),
     };
 
-    private static string Scalar(string s)
+    static string Scalar(string s)
     {
         var plain = s.Length > 0
             && !char.IsWhiteSpace(s[0]) && !char.IsWhiteSpace(s[^1])

@@ -10,7 +10,7 @@ namespace FlashSale.Operator.Kubernetes;
 /// <summary>Where a kind lives in the API, read from the [KubernetesEntity] attribute of the official models (and of ours).</summary>
 public static class KubernetesKind<T>
 {
-    private static readonly KubernetesEntityAttribute Entity = typeof(T).GetCustomAttribute<KubernetesEntityAttribute>()
+    static readonly KubernetesEntityAttribute Entity = typeof(T).GetCustomAttribute<KubernetesEntityAttribute>()
         ?? throw new InvalidOperationException($"{typeof(T).Name} has no [KubernetesEntity] attribute.");
 
     public static string Group => Entity.Group ?? "";

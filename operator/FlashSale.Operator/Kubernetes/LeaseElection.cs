@@ -38,10 +38,10 @@ public sealed class LeaseElectionOptions
 /// </summary>
 public sealed class LeaseElection
 {
-    private readonly IKubernetes client;
-    private readonly LeaseElectionOptions options;
-    private readonly ILogger logger;
-    private volatile bool leading;
+    readonly IKubernetes _client;
+    readonly LeaseElectionOptions _options;
+    readonly ILogger _logger;
+    volatile bool _leading;
 
     public LeaseElection(IKubernetes client, LeaseElectionOptions options, ILogger? logger = null)
     {
@@ -55,9 +55,9 @@ public sealed class LeaseElection
             throw new ArgumentException("LeaseDuration is written in whole seconds: it must be at least 1 s.", nameof(options));
         }
 
-        this.client = client;
-        this.options = options;
-        this.logger = logger ?? NullLogger.Instance;
+        _client = client;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
     }
 
     /// <summary>Raised when this candidate becomes leader; start the leader's work.</summary>
@@ -66,40 +66,40 @@ public sealed class LeaseElection
     /// <summary>Raised when this candidate stops leading (lost the lease or cancelled); stop the leader's work before returning.</summary>
     public event Action? OnStoppedLeading;
 
-    public string Identity => options.Identity;
+    public string Identity => _options.Identity;
 
     /// <summary>True between <see cref="OnStartedLeading"/> and <see cref="OnStoppedLeading"/>.</summary>
-    public bool IsLeader => leading;
+    public bool IsLeader => _leading;
 
     /// <summary>Runs for election again after each lost leadership, until cancelled; then releases the Lease if it holds it.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var config = new LeaderElectionConfig(new LeaseLock(client, options.LeaseNamespace, options.LeaseName, options.Identity))
+        var config = new LeaderElectionConfig(new LeaseLock(_client, _options.LeaseNamespace, _options.LeaseName, _options.Identity))
         {
-            LeaseDuration = options.LeaseDuration,
-            RenewDeadline = options.RenewDeadline,
-            RetryPeriod = options.RetryPeriod,
+            LeaseDuration = _options.LeaseDuration,
+            RenewDeadline = _options.RenewDeadline,
+            RetryPeriod = _options.RetryPeriod,
         };
         using var elector = new LeaderElector(config);
         elector.OnStartedLeading += () =>
         {
-            leading = true;
-            logger.LogInformation("{Identity} became leader of lease {Namespace}/{Lease}", options.Identity, options.LeaseNamespace, options.LeaseName);
+            _leading = true;
+            _logger.LogInformation("{Identity} became leader of lease {Namespace}/{Lease}", _options.Identity, _options.LeaseNamespace, _options.LeaseName);
             OnStartedLeading?.Invoke();
         };
         elector.OnStoppedLeading += () =>
         {
-            logger.LogInformation("{Identity} stopped leading lease {Namespace}/{Lease}", options.Identity, options.LeaseNamespace, options.LeaseName);
+            _logger.LogInformation("{Identity} stopped leading lease {Namespace}/{Lease}", _options.Identity, _options.LeaseNamespace, _options.LeaseName);
             try
             {
                 OnStoppedLeading?.Invoke();
             }
             finally
             {
-                leading = false;
+                _leading = false;
             }
         };
-        elector.OnError += e => logger.LogDebug(e, "{Identity} could not acquire or renew lease {Namespace}/{Lease}: {Message}", options.Identity, options.LeaseNamespace, options.LeaseName, e.Message);
+        elector.OnError += e => _logger.LogDebug(e, "{Identity} could not acquire or renew lease {Namespace}/{Lease}: {Message}", _options.Identity, _options.LeaseNamespace, _options.LeaseName, e.Message);
 
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -113,7 +113,7 @@ public sealed class LeaseElection
             }
         }
 
-        if (options.ReleaseOnCancel)
+        if (_options.ReleaseOnCancel)
         {
             await ReleaseAsync().ConfigureAwait(false);
         }
@@ -124,15 +124,15 @@ public sealed class LeaseElection
     /// Lease whose holder is missing, and fail on this existing one). Compare-and-swap on the resourceVersion: retried when a
     /// renewal cancelled in flight landed first.
     /// </summary>
-    private async Task ReleaseAsync()
+    async Task ReleaseAsync()
     {
-        using var timeout = new CancellationTokenSource(options.RenewDeadline);
+        using var timeout = new CancellationTokenSource(_options.RenewDeadline);
         try
         {
             for (var attempt = 0; attempt < 3; attempt++)
             {
-                var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(options.LeaseName, options.LeaseNamespace, cancellationToken: timeout.Token).OrNullIfNotFound().ConfigureAwait(false);
-                if (lease?.Spec is null || lease.Spec.HolderIdentity != options.Identity)
+                var lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(_options.LeaseName, _options.LeaseNamespace, cancellationToken: timeout.Token).OrNullIfNotFound().ConfigureAwait(false);
+                if (lease?.Spec is null || lease.Spec.HolderIdentity != _options.Identity)
                 {
                     return;
                 }
@@ -144,8 +144,8 @@ public sealed class LeaseElection
                 lease.Spec.RenewTime = now;
                 try
                 {
-                    await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, options.LeaseName, options.LeaseNamespace, cancellationToken: timeout.Token).ConfigureAwait(false);
-                    logger.LogInformation("{Identity} released lease {Namespace}/{Lease}", options.Identity, options.LeaseNamespace, options.LeaseName);
+                    await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, _options.LeaseName, _options.LeaseNamespace, cancellationToken: timeout.Token).ConfigureAwait(false);
+                    _logger.LogInformation("{Identity} released lease {Namespace}/{Lease}", _options.Identity, _options.LeaseNamespace, _options.LeaseName);
                     return;
                 }
                 catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
@@ -156,7 +156,7 @@ public sealed class LeaseElection
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException)
         {
-            logger.LogWarning("{Identity} could not release lease {Namespace}/{Lease} ({Message}); it will expire", options.Identity, options.LeaseNamespace, options.LeaseName, e.Message);
+            _logger.LogWarning("{Identity} could not release lease {Namespace}/{Lease} ({Message}); it will expire", _options.Identity, _options.LeaseNamespace, _options.LeaseName, e.Message);
         }
     }
 }

@@ -30,9 +30,9 @@ public sealed class ResourceWatcherOptions
 public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, string? labelSelector = null, ResourceWatcherOptions? options = null, ILogger? logger = null)
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
-    private readonly ResourceWatcherOptions options = options ?? new ResourceWatcherOptions();
-    private readonly ILogger logger = logger ?? NullLogger.Instance;
-    private readonly Dictionary<string, T> known = [];
+    readonly ResourceWatcherOptions _options = options ?? new ResourceWatcherOptions();
+    readonly ILogger _logger = logger ?? NullLogger.Instance;
+    readonly Dictionary<string, T> _known = [];
 
     /// <summary>The version the next watch starts from: the last list's, event's or bookmark's.</summary>
     public string? ResourceVersion { get; private set; }
@@ -56,7 +56,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
                 catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                 {
                     failures++;
-                    logger.LogWarning(e, "Listing {Kind} failed ({Failures} in a row): {Message}", KubernetesKind<T>.Kind, failures, e.Message);
+                    _logger.LogWarning(e, "Listing {Kind} failed ({Failures} in a row): {Message}", KubernetesKind<T>.Kind, failures, e.Message);
                 }
 
                 if (changes is null)
@@ -76,7 +76,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
             var gone = false;
             var received = 0;
             Exception? failure = null;
-            var timeoutSeconds = (int)(options.MinWatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
+            var timeoutSeconds = (int)(_options.MinWatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
             void OnError(Exception e)
             {
                 if (e is KubernetesException { Status.Code: (int)HttpStatusCode.Gone })
@@ -86,7 +86,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
                 else
                 {
                     // As the official client does for a line it cannot read: reported, then skipped.
-                    logger.LogWarning(e, "Watch of {Kind} reported an error: {Message}", KubernetesKind<T>.Kind, e.Message);
+                    _logger.LogWarning(e, "Watch of {Kind} reported an error: {Message}", KubernetesKind<T>.Kind, e.Message);
                 }
             }
 
@@ -125,10 +125,10 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
                     switch (type)
                     {
                         case WatchEventType.Added or WatchEventType.Modified:
-                            known[Key(obj)] = obj;
+                            _known[Key(obj)] = obj;
                             break;
                         case WatchEventType.Deleted:
-                            known.Remove(Key(obj));
+                            _known.Remove(Key(obj));
                             break;
                     }
 
@@ -142,7 +142,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
 
             if (gone)
             {
-                logger.LogInformation("Watch of {Kind} from version {ResourceVersion} expired (410 Gone); listing again", KubernetesKind<T>.Kind, ResourceVersion);
+                _logger.LogInformation("Watch of {Kind} from version {ResourceVersion} expired (410 Gone); listing again", KubernetesKind<T>.Kind, ResourceVersion);
                 needList = true;
             }
             else if (failure is not null || received == 0)
@@ -150,7 +150,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
                 failures++;
                 if (failure is not null)
                 {
-                    logger.LogWarning(failure, "Watch of {Kind} failed ({Failures} in a row): {Message}", KubernetesKind<T>.Kind, failures, failure.Message);
+                    _logger.LogWarning(failure, "Watch of {Kind} failed ({Failures} in a row): {Message}", KubernetesKind<T>.Kind, failures, failure.Message);
                 }
 
                 await Task.Delay(Backoff(failures), cancellationToken).ConfigureAwait(false);
@@ -158,7 +158,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
         }
     }
 
-    private IAsyncEnumerable<(WatchEventType, T)> Watch(string resourceVersion, int timeoutSeconds, Action<Exception> onError, CancellationToken cancellationToken)
+    IAsyncEnumerable<(WatchEventType, T)> Watch(string resourceVersion, int timeoutSeconds, Action<Exception> onError, CancellationToken cancellationToken)
     {
         var (group, version, plural) = (KubernetesKind<T>.Group, KubernetesKind<T>.Version, KubernetesKind<T>.Plural);
         var response = @namespace is null
@@ -173,7 +173,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
 #pragma warning restore CS0618
     }
 
-    private async Task<List<(WatchEventType, T)>> ListAsync(CancellationToken cancellationToken)
+    async Task<List<(WatchEventType, T)>> ListAsync(CancellationToken cancellationToken)
     {
         var (group, version, plural) = (KubernetesKind<T>.Group, KubernetesKind<T>.Version, KubernetesKind<T>.Plural);
         var current = new Dictionary<string, T>();
@@ -183,9 +183,9 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
         {
             var page = @namespace is null
                 ? await client.CustomObjects.ListCustomObjectForAllNamespacesAsync<KubernetesList<T>>(
-                    group, version, plural, continueParameter: continueToken, labelSelector: labelSelector, limit: options.PageSize, cancellationToken: cancellationToken).ConfigureAwait(false)
+                    group, version, plural, continueParameter: continueToken, labelSelector: labelSelector, limit: _options.PageSize, cancellationToken: cancellationToken).ConfigureAwait(false)
                 : await client.CustomObjects.ListNamespacedCustomObjectAsync<KubernetesList<T>>(
-                    group, version, @namespace, plural, continueParameter: continueToken, labelSelector: labelSelector, limit: options.PageSize, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    group, version, @namespace, plural, continueParameter: continueToken, labelSelector: labelSelector, limit: _options.PageSize, cancellationToken: cancellationToken).ConfigureAwait(false);
             foreach (var item in page.Items ?? [])
             {
                 current[Key(item)] = item;
@@ -199,7 +199,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
         var changes = new List<(WatchEventType, T)>();
         foreach (var (key, item) in current)
         {
-            if (!known.TryGetValue(key, out var before))
+            if (!_known.TryGetValue(key, out var before))
             {
                 changes.Add((WatchEventType.Added, item));
             }
@@ -209,7 +209,7 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
             }
         }
 
-        foreach (var (key, item) in known)
+        foreach (var (key, item) in _known)
         {
             if (!current.ContainsKey(key))
             {
@@ -217,10 +217,10 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
             }
         }
 
-        known.Clear();
+        _known.Clear();
         foreach (var (key, item) in current)
         {
-            known[key] = item;
+            _known[key] = item;
         }
 
         ResourceVersion = listVersion;
@@ -228,12 +228,12 @@ public sealed class ResourceWatcher<T>(IKubernetes client, string? @namespace, s
         return changes;
     }
 
-    private TimeSpan Backoff(int failures)
+    TimeSpan Backoff(int failures)
     {
-        var wait = options.InitialBackoff * Math.Pow(2, Math.Min(failures - 1, 5));
-        wait = wait < options.MaxBackoff ? wait : options.MaxBackoff;
+        var wait = _options.InitialBackoff * Math.Pow(2, Math.Min(failures - 1, 5));
+        wait = wait < _options.MaxBackoff ? wait : _options.MaxBackoff;
         return wait * (0.8 + (Random.Shared.NextDouble() * 0.4));
     }
 
-    private static string Key(T obj) => $"{obj.Namespace()}/{obj.Name()}";
+    static string Key(T obj) => $"{obj.Namespace()}/{obj.Name()}";
 }

@@ -28,36 +28,36 @@ public sealed class RetryOptions
 /// </summary>
 public sealed class RetryHandler : DelegatingHandler
 {
-    private readonly RetryOptions options;
-    private readonly ILogger logger;
-    private readonly ResiliencePipeline<HttpResponseMessage> retryAll;
-    private readonly ResiliencePipeline<HttpResponseMessage> retryAnswers;
+    readonly RetryOptions _options;
+    readonly ILogger _logger;
+    readonly ResiliencePipeline<HttpResponseMessage> _retryAll;
+    readonly ResiliencePipeline<HttpResponseMessage> _retryAnswers;
 
     public RetryHandler(RetryOptions? options = null, ILogger? logger = null)
     {
-        this.options = options ?? new RetryOptions();
-        this.logger = logger ?? NullLogger.Instance;
-        retryAll = Build(retryFailedConnections: true);
-        retryAnswers = Build(retryFailedConnections: false);
+        _options = options ?? new RetryOptions();
+        _logger = logger ?? NullLogger.Instance;
+        _retryAll = Build(retryFailedConnections: true);
+        _retryAnswers = Build(retryFailedConnections: false);
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var pipeline = request.Method == HttpMethod.Post ? retryAnswers : retryAll;
+        var pipeline = request.Method == HttpMethod.Post ? _retryAnswers : _retryAll;
         return await pipeline.ExecuteAsync(
             static async (state, token) => await state.Handler.SendOnceAsync(state.Request, token).ConfigureAwait(false),
             (Handler: this, Request: request),
             cancellationToken).ConfigureAwait(false);
     }
 
-    private Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken) => base.SendAsync(request, cancellationToken);
+    Task<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, CancellationToken cancellationToken) => base.SendAsync(request, cancellationToken);
 
-    private ResiliencePipeline<HttpResponseMessage> Build(bool retryFailedConnections) =>
+    ResiliencePipeline<HttpResponseMessage> Build(bool retryFailedConnections) =>
         new ResiliencePipelineBuilder<HttpResponseMessage>()
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
-                MaxRetryAttempts = Math.Max(1, options.MaxAttempts - 1),
-                ShouldHandle = args => ValueTask.FromResult(options.MaxAttempts > 1 && args.Outcome switch
+                MaxRetryAttempts = Math.Max(1, _options.MaxAttempts - 1),
+                ShouldHandle = args => ValueTask.FromResult(_options.MaxAttempts > 1 && args.Outcome switch
                 {
                     { Result: { } response } => (int)response.StatusCode is 429 or 500 or 503 or 504,
                     { Exception: HttpRequestException } => retryFailedConnections,
@@ -66,28 +66,28 @@ public sealed class RetryHandler : DelegatingHandler
                 DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(RetryAfter(args.Outcome.Result) ?? Backoff(args.AttemptNumber)),
                 OnRetry = args =>
                 {
-                    logger.LogWarning(
+                    _logger.LogWarning(
                         "Kubernetes API answered {Outcome}; attempt {Attempt} of {MaxAttempts}, retrying in {Delay}",
                         args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture) : args.Outcome.Exception?.Message,
                         args.AttemptNumber + 1,
-                        options.MaxAttempts,
+                        _options.MaxAttempts,
                         args.RetryDelay);
                     return default;
                 },
             })
             .Build();
 
-    private TimeSpan Backoff(int attempt)
+    TimeSpan Backoff(int attempt)
     {
-        var exponential = options.InitialBackoff * Math.Pow(2, attempt);
-        var capped = exponential < options.MaxBackoff ? exponential : options.MaxBackoff;
+        var exponential = _options.InitialBackoff * Math.Pow(2, attempt);
+        var capped = exponential < _options.MaxBackoff ? exponential : _options.MaxBackoff;
         return capped * (0.9 + (Random.Shared.NextDouble() * 0.2));
     }
 
-    private TimeSpan? RetryAfter(HttpResponseMessage? response)
+    TimeSpan? RetryAfter(HttpResponseMessage? response)
     {
         var header = response?.Headers.RetryAfter;
         TimeSpan? wait = header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
-        return wait is null ? null : wait < TimeSpan.Zero ? TimeSpan.Zero : wait > options.MaxRetryAfter ? options.MaxRetryAfter : wait;
+        return wait is null ? null : wait < TimeSpan.Zero ? TimeSpan.Zero : wait > _options.MaxRetryAfter ? _options.MaxRetryAfter : wait;
     }
 }

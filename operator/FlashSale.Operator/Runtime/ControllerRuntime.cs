@@ -36,11 +36,11 @@ public sealed class ControllerRuntime(
 {
     public const string ControllerName = "flashsale";
 
-    private readonly ConcurrentDictionary<string, (long? Generation, bool Deleting, string? Paused, int Finalizers)> seen = new();
-    private volatile bool synced;
+    readonly ConcurrentDictionary<string, (long? Generation, bool Deleting, string? Paused, int Finalizers)> _seen = new();
+    volatile bool _synced;
 
     /// <summary>True once the FlashSales were listed (readiness).</summary>
-    public bool Synced => synced;
+    public bool Synced => _synced;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -86,15 +86,15 @@ public sealed class ControllerRuntime(
             }
         }
 
-        synced = false;
+        _synced = false;
     }
 
-    private async Task WatchSalesAsync(WorkQueue queue, string? ns, CancellationToken cancellationToken)
+    async Task WatchSalesAsync(WorkQueue queue, string? ns, CancellationToken cancellationToken)
     {
         var watcher = new ResourceWatcher<V1Alpha1FlashSale>(client, ns, options: options.Watch, logger: logger);
         await foreach (var e in watcher.WatchAsync(cancellationToken).ConfigureAwait(false))
         {
-            synced = true;
+            _synced = true;
             if (e.Type is WatchEventType.Bookmark or WatchEventType.Error)
             {
                 continue;
@@ -103,24 +103,24 @@ public sealed class ControllerRuntime(
             var key = $"{e.Object.Namespace()}/{e.Object.Name()}";
             if (e.Type == WatchEventType.Deleted)
             {
-                seen.TryRemove(key, out _);
+                _seen.TryRemove(key, out _);
                 continue;
             }
 
             // Status-only changes (our own status writes among them) are skipped: generation, deletion, pause and finalizers are what matter.
             var metadata = e.Object.Metadata;
             var state = (metadata.Generation, metadata.DeletionTimestamp is not null, metadata.Annotations is { } annotations && annotations.TryGetValue(FlashSaleController.PausedAnnotation, out var paused) ? paused : null, metadata.Finalizers?.Count ?? 0);
-            if (e.Type == WatchEventType.Modified && seen.TryGetValue(key, out var before) && before == state)
+            if (e.Type == WatchEventType.Modified && _seen.TryGetValue(key, out var before) && before == state)
             {
                 continue;
             }
 
-            seen[key] = state;
+            _seen[key] = state;
             queue.Add(key);
         }
     }
 
-    private async Task WatchChildrenAsync<T>(WorkQueue queue, string? ns, CancellationToken cancellationToken)
+    async Task WatchChildrenAsync<T>(WorkQueue queue, string? ns, CancellationToken cancellationToken)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var watcher = new ResourceWatcher<T>(client, ns, Children.Selector, options.Watch, logger);
@@ -133,19 +133,19 @@ public sealed class ControllerRuntime(
         }
     }
 
-    private async Task ResyncAsync(WorkQueue queue, CancellationToken cancellationToken)
+    async Task ResyncAsync(WorkQueue queue, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(options.ResyncPeriod, timeProvider ?? TimeProvider.System);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
-            foreach (var key in seen.Keys)
+            foreach (var key in _seen.Keys)
             {
                 queue.Add(key);
             }
         }
     }
 
-    private async Task WorkAsync(WorkQueue queue, CancellationToken cancellationToken)
+    async Task WorkAsync(WorkQueue queue, CancellationToken cancellationToken)
     {
         while (await queue.GetAsync(cancellationToken).ConfigureAwait(false) is { } key)
         {

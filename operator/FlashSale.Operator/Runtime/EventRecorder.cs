@@ -9,7 +9,7 @@ namespace FlashSale.Operator.Runtime;
 /// <summary>Writes events.k8s.io/v1 Events about an object; a failure to record is logged, never thrown.</summary>
 public sealed class EventRecorder(IKubernetes client, string controller, string instance, ILogger<EventRecorder> logger, TimeProvider? time = null)
 {
-    private readonly TimeProvider clock = time ?? TimeProvider.System;
+    readonly TimeProvider _clock = time ?? TimeProvider.System;
 
     public Task NormalAsync<T>(T regarding, string reason, string action, string note, CancellationToken cancellationToken = default)
         where T : IKubernetesObject<V1ObjectMeta> => RecordAsync(regarding, "Normal", reason, action, note, cancellationToken);
@@ -17,10 +17,10 @@ public sealed class EventRecorder(IKubernetes client, string controller, string 
     public Task WarningAsync<T>(T regarding, string reason, string action, string note, CancellationToken cancellationToken = default)
         where T : IKubernetesObject<V1ObjectMeta> => RecordAsync(regarding, "Warning", reason, action, note, cancellationToken);
 
-    private async Task RecordAsync<T>(T regarding, string type, string reason, string action, string note, CancellationToken cancellationToken)
+    async Task RecordAsync<T>(T regarding, string type, string reason, string action, string note, CancellationToken cancellationToken)
         where T : IKubernetesObject<V1ObjectMeta>
     {
-        var now = clock.GetUtcNow();
+        var now = _clock.GetUtcNow();
         var e = new Eventsv1Event
         {
             Metadata = new V1ObjectMeta

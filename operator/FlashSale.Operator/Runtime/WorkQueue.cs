@@ -10,22 +10,22 @@ namespace FlashSale.Operator.Runtime;
 /// </summary>
 public sealed class WorkQueue : IDisposable
 {
-    private readonly object gate = new();
-    private readonly Queue<string> queue = new();
-    private readonly HashSet<string> dirty = [];
-    private readonly HashSet<string> processing = [];
-    private readonly Dictionary<string, int> failures = [];
-    private readonly Dictionary<string, (DateTimeOffset At, ITimer Timer)> delayed = [];
-    private readonly Channel<bool> signals = Channel.CreateUnbounded<bool>();
-    private readonly TimeProvider time;
-    private readonly OperatorMetrics? metrics;
-    private bool shutDown;
+    readonly object _gate = new();
+    readonly Queue<string> _queue = new();
+    readonly HashSet<string> _dirty = [];
+    readonly HashSet<string> _processing = [];
+    readonly Dictionary<string, int> _failures = [];
+    readonly Dictionary<string, (DateTimeOffset At, ITimer Timer)> _delayed = [];
+    readonly Channel<bool> _signals = Channel.CreateUnbounded<bool>();
+    readonly TimeProvider _time;
+    readonly OperatorMetrics? _metrics;
+    bool _shutDown;
 
     public WorkQueue(string name, TimeProvider? time = null, OperatorMetrics? metrics = null)
     {
         Name = name;
-        this.time = time ?? TimeProvider.System;
-        this.metrics = metrics;
+        _time = time ?? TimeProvider.System;
+        _metrics = metrics;
     }
 
     public string Name { get; }
@@ -38,33 +38,33 @@ public sealed class WorkQueue : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return queue.Count;
+                return _queue.Count;
             }
         }
     }
 
     public void Add(string key)
     {
-        lock (gate)
+        lock (_gate)
         {
-            if (shutDown || !dirty.Add(key))
+            if (_shutDown || !_dirty.Add(key))
             {
                 return;
             }
 
-            metrics?.QueueAdded(Name);
-            if (processing.Contains(key))
+            _metrics?.QueueAdded(Name);
+            if (_processing.Contains(key))
             {
                 return;
             }
 
-            queue.Enqueue(key);
-            metrics?.QueueDepth(Name, queue.Count);
+            _queue.Enqueue(key);
+            _metrics?.QueueDepth(Name, _queue.Count);
         }
 
-        signals.Writer.TryWrite(true);
+        _signals.Writer.TryWrite(true);
     }
 
     /// <summary>Adds the key after <paramref name="delay"/>; an earlier pending delayed add of the same key wins.</summary>
@@ -76,15 +76,15 @@ public sealed class WorkQueue : IDisposable
             return;
         }
 
-        lock (gate)
+        lock (_gate)
         {
-            if (shutDown)
+            if (_shutDown)
             {
                 return;
             }
 
-            var at = time.GetUtcNow() + delay;
-            if (delayed.TryGetValue(key, out var pending))
+            var at = _time.GetUtcNow() + delay;
+            if (_delayed.TryGetValue(key, out var pending))
             {
                 if (pending.At <= at)
                 {
@@ -94,8 +94,8 @@ public sealed class WorkQueue : IDisposable
                 pending.Timer.Dispose();
             }
 
-            var timer = time.CreateTimer(_ => Fire(key), null, delay, Timeout.InfiniteTimeSpan);
-            delayed[key] = (at, timer);
+            var timer = _time.CreateTimer(_ => Fire(key), null, delay, Timeout.InfiniteTimeSpan);
+            _delayed[key] = (at, timer);
         }
     }
 
@@ -103,15 +103,15 @@ public sealed class WorkQueue : IDisposable
     public TimeSpan AddRateLimited(string key)
     {
         TimeSpan delay;
-        lock (gate)
+        lock (_gate)
         {
-            var n = failures.GetValueOrDefault(key);
-            failures[key] = n + 1;
+            var n = _failures.GetValueOrDefault(key);
+            _failures[key] = n + 1;
             var ms = BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(n, 40));
             delay = ms >= MaxDelay.TotalMilliseconds ? MaxDelay : TimeSpan.FromMilliseconds(ms);
         }
 
-        metrics?.QueueRetried(Name);
+        _metrics?.QueueRetried(Name);
         AddAfter(key, delay);
         return delay;
     }
@@ -119,17 +119,17 @@ public sealed class WorkQueue : IDisposable
     /// <summary>Clears the key's backoff (after a successful reconcile).</summary>
     public void Forget(string key)
     {
-        lock (gate)
+        lock (_gate)
         {
-            failures.Remove(key);
+            _failures.Remove(key);
         }
     }
 
     public int Failures(string key)
     {
-        lock (gate)
+        lock (_gate)
         {
-            return failures.GetValueOrDefault(key);
+            return _failures.GetValueOrDefault(key);
         }
     }
 
@@ -138,25 +138,25 @@ public sealed class WorkQueue : IDisposable
     {
         while (true)
         {
-            lock (gate)
+            lock (_gate)
             {
-                if (shutDown)
+                if (_shutDown)
                 {
                     return null;
                 }
 
-                if (queue.TryDequeue(out var key))
+                if (_queue.TryDequeue(out var key))
                 {
-                    dirty.Remove(key);
-                    processing.Add(key);
-                    metrics?.QueueDepth(Name, queue.Count);
+                    _dirty.Remove(key);
+                    _processing.Add(key);
+                    _metrics?.QueueDepth(Name, _queue.Count);
                     return key;
                 }
             }
 
             try
             {
-                await signals.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                await _signals.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -172,44 +172,44 @@ public sealed class WorkQueue : IDisposable
     /// <summary>Ends processing of the key; it is queued again if it was added meanwhile.</summary>
     public void Done(string key)
     {
-        lock (gate)
+        lock (_gate)
         {
-            processing.Remove(key);
-            if (!dirty.Contains(key) || shutDown)
+            _processing.Remove(key);
+            if (!_dirty.Contains(key) || _shutDown)
             {
                 return;
             }
 
-            queue.Enqueue(key);
-            metrics?.QueueDepth(Name, queue.Count);
+            _queue.Enqueue(key);
+            _metrics?.QueueDepth(Name, _queue.Count);
         }
 
-        signals.Writer.TryWrite(true);
+        _signals.Writer.TryWrite(true);
     }
 
     public void ShutDown()
     {
-        lock (gate)
+        lock (_gate)
         {
-            shutDown = true;
-            foreach (var (_, pending) in delayed)
+            _shutDown = true;
+            foreach (var (_, pending) in _delayed)
             {
                 pending.Timer.Dispose();
             }
 
-            delayed.Clear();
+            _delayed.Clear();
         }
 
-        signals.Writer.TryComplete();
+        _signals.Writer.TryComplete();
     }
 
     public void Dispose() => ShutDown();
 
-    private void Fire(string key)
+    void Fire(string key)
     {
-        lock (gate)
+        lock (_gate)
         {
-            if (delayed.Remove(key, out var pending))
+            if (_delayed.Remove(key, out var pending))
             {
                 pending.Timer.Dispose();
             }

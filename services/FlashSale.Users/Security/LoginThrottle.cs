@@ -15,18 +15,9 @@ namespace FlashSale.Users.Security;
 /// </list>
 /// Usernames count case-insensitively and trimmed, as the login looks them up.
 /// </summary>
-public sealed class LoginThrottle
+public sealed class LoginThrottle(IOptions<UsersOptions> options, WindowCounters counters, Extensions.UsersMetrics metrics)
 {
-    readonly WindowCounters _counters;
-    readonly Extensions.UsersMetrics _metrics;
-    readonly LoginRateLimitOptions _limits;
-
-    public LoginThrottle(IOptions<UsersOptions> options, WindowCounters counters, Extensions.UsersMetrics metrics)
-    {
-        _limits = options.Value.LoginRateLimit;
-        _counters = counters;
-        _metrics = metrics;
-    }
+    readonly LoginRateLimitOptions _limits = options.Value.LoginRateLimit;
 
     public static string Normalize(string username) => username.Trim().ToLowerInvariant();
 
@@ -34,7 +25,7 @@ public sealed class LoginThrottle
     public Task<TimeSpan?> TryAttemptAsync(string username, string address)
     {
         var user = Normalize(username);
-        return _counters.RunAsync(async store =>
+        return counters.RunAsync(async store =>
         {
             var (attempts, left) = await store.IncrementAsync(_limits.KeyPrefix + "addr:" + address, _limits.Window);
             if (attempts > _limits.PerAddress) return left;
@@ -45,14 +36,14 @@ public sealed class LoginThrottle
             if (await IsKnownAsync(store, user, address)) return null;
             (failures, left) = await store.ReadAsync(_limits.KeyPrefix + "user-fails:" + user);
             return failures >= _limits.PerUsername ? left : (TimeSpan?)null;
-        }, _metrics.LoginThrottleFallback);
+        }, metrics.LoginThrottleFallback);
     }
 
     /// <summary>A wrong password (or unknown username) from the address.</summary>
     public Task FailedAsync(string username, string address)
     {
         var user = Normalize(username);
-        return _counters.RunAsync(async store =>
+        return counters.RunAsync(async store =>
         {
             await store.IncrementAsync(Key("fails", user, address), _limits.Window);
             if (!await IsKnownAsync(store, user, address)) await store.IncrementAsync(_limits.KeyPrefix + "user-fails:" + user, _limits.Window);
@@ -64,7 +55,7 @@ public sealed class LoginThrottle
     public Task SucceededAsync(string username, string address)
     {
         var user = Normalize(username);
-        return _counters.RunAsync(async store =>
+        return counters.RunAsync(async store =>
         {
             await store.MarkAsync(Key("known", user, address), _limits.KnownAddressTtl);
             await store.DeleteAsync(Key("fails", user, address));
