@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using FlashSale.Platform.Tests;
 using FlashSale.TestSupport;
 using RabbitMQ.Client;
 
