@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: infrastructure up (idempotent), publish the orders and stock services and the load tool (Release), then one
+# `make bench`: infrastructure up (idempotent), publish the orders, stock and notifications services and the load tool (Release), then one
 # run of `FlashSale.LoadTest bench` (extra arguments are passed on, e.g. --duration 20s --connections 128).
 # Stops only the infrastructure it had to start. Results: stdout and .run/bench/last.json.
 set -euo pipefail
@@ -20,6 +20,7 @@ eval "$(scripts/infra.sh env)"
 
 # Publish unless nothing under services/ or tools/ changed since the last publish of that project (here or by make run).
 for p in orders:services/FlashSale.Orders/FlashSale.Orders.csproj stock:services/FlashSale.Stock/FlashSale.Stock.csproj \
+         notifications:services/FlashSale.Notifications/FlashSale.Notifications.csproj \
          loadtest:tools/FlashSale.LoadTest/FlashSale.LoadTest.csproj; do
   name=${p%%:*} project=${p#*:} stamp="$APP/${p%%:*}/.published"
   if [[ -f $stamp && -z $(find services tools Directory.Build.props Directory.Packages.props global.json -newer "$stamp" -not -path '*/bin/*' \
@@ -35,4 +36,5 @@ for p in orders:services/FlashSale.Orders/FlashSale.Orders.csproj stock:services
 done
 
 dotnet "$APP/loadtest/FlashSale.LoadTest.dll" bench --orders-dll "$APP/orders/FlashSale.Orders.dll" --stock-dll "$APP/stock/FlashSale.Stock.dll" \
+  --notifications-dll "$APP/notifications/FlashSale.Notifications.dll" \
   --postgres "$FLASHSALE_POSTGRES" --redis "$FLASHSALE_REDIS" --rabbitmq "$FLASHSALE_RABBITMQ" --logs .run/bench --json .run/bench/last.json "$@"

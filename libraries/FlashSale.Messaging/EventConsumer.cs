@@ -10,13 +10,14 @@ using RabbitMQ.Client.Events;
 namespace FlashSale.Messaging;
 
 /// <summary>
-/// Applies one event inside the consumer's PostgreSQL transaction. The host has already recorded the event in the inbox on
-/// <paramref name="transaction"/>; it commits after this returns and only then acks. Throwing rolls everything back and
-/// the event is delivered again (up to <see cref="EventConsumerOptions.MaxAttempts"/>, then dead-lettered).
+/// Applies the events of one delivery (one event, or the events of an <see cref="EventPack"/> not applied before) inside
+/// the consumer's PostgreSQL transaction. The host has already recorded them in the inbox on <paramref name="transaction"/>;
+/// it commits after this returns and only then acks. Throwing rolls everything back and the delivery comes again (up to
+/// <see cref="EventConsumerOptions.MaxAttempts"/>, then dead-lettered whole).
 /// </summary>
 public interface IEventHandler
 {
-    Task HandleAsync(IncomingEvent e, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken);
+    Task HandleAsync(IReadOnlyList<IncomingEvent> events, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken);
 }
 
 /// <summary>Per-consumer settings; bound from <c>RabbitMq:Consumers:&lt;HandlerTypeName&gt;</c>, then the registration's callback.</summary>
@@ -25,11 +26,8 @@ public sealed class EventConsumerOptions
     /// <summary>Inbox key of this consumer (defaults to the handler type's name); keep it stable across releases.</summary>
     public string ConsumerName { get; set; } = "";
 
-    /// <summary>Schema of the inbox table.</summary>
+    /// <summary>Schema of the inbox table, which the service's migrations create (<see cref="Inbox.CreateSql"/>).</summary>
     public string Schema { get; set; } = "public";
-
-    /// <summary>Create <c>&lt;Schema&gt;.inbox</c> at start when missing (set false when migrations include <see cref="Inbox.CreateSql"/>).</summary>
-    public bool EnsureInboxSchema { get; set; } = true;
 
     /// <summary>Unacknowledged deliveries the broker sends ahead (basic.qos).</summary>
     public ushort Prefetch { get; set; } = 32;
@@ -47,34 +45,26 @@ public sealed class EventConsumerOptions
 /// <summary>Consumes one queue for <typeparamref name="THandler"/>: inbox dedupe, handler, commit, then ack; bounded retries, then the DLQ.</summary>
 sealed class EventConsumerHost<THandler>(
     EventConsumerOptions options,
-    Func<IServiceProvider, string> queueOf,
+    string queue,
     IServiceProvider services,
     IRabbitMqConnection rabbit,
     NpgsqlDataSource dataSource,
     ILogger<EventConsumerHost<THandler>> logger) : BackgroundService
     where THandler : class, IEventHandler
 {
-    static readonly TimeSpan InitialBackoff = TimeSpan.FromSeconds(1);
-    static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
     readonly IServiceScopeFactory _scopes = services.GetRequiredService<IServiceScopeFactory>();
     string _queue = "";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield(); // never hold up application start
-        _queue = queueOf(services);
-        var schemaReady = !options.EnsureInboxSchema;
-        var backoff = InitialBackoff;
+        _queue = queue;
+        var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                if (!schemaReady)
-                {
-                    await Inbox.EnsureSchemaAsync(dataSource, options.Schema, stoppingToken);
-                    schemaReady = true;
-                }
-                if (await ConsumeUntilInterruptedAsync(stoppingToken)) backoff = InitialBackoff;
+                if (await ConsumeUntilInterruptedAsync(stoppingToken)) failures = 0;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -82,10 +72,9 @@ sealed class EventConsumerHost<THandler>(
             }
             catch (Exception e)
             {
-                logger.LogWarning("Consumer {Consumer} cannot consume {Queue}: {Reason}; retrying in {Delay}", options.ConsumerName, _queue, e.Message, backoff);
+                logger.LogWarning("Consumer {Consumer} cannot consume {Queue}: {Reason}; retrying", options.ConsumerName, _queue, e.Message);
             }
-            try { await PauseAsync(backoff, stoppingToken); } catch (OperationCanceledException) { return; }
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            try { await PauseAsync(Backoff.After(++failures), stoppingToken); } catch (OperationCanceledException) { return; }
         }
     }
 
@@ -146,23 +135,39 @@ sealed class EventConsumerHost<THandler>(
             await SettleAsync(channel.BasicNackAsync(tag, multiple: false, requeue: false, CancellationToken.None), tag);
             return;
         }
-        var e = new IncomingEvent(props.MessageId!, props.Type, delivery.Exchange, delivery.RoutingKey, delivery.Body.ToArray(),
-            ReadHeaders(props.Headers), DeliveryCount(props.Headers) + 1);
+        var headers = ReadHeaders(props.Headers);
+        var attempt = DeliveryCount(props.Headers) + 1;
+        List<IncomingEvent> events;
+        try
+        {
+            events = props.ContentType == EventPack.ContentType
+                ? [.. EventPack.Unpack(delivery.Body.Span).Select(x => new IncomingEvent(x.Id, x.Type ?? props.Type, delivery.Exchange, delivery.RoutingKey, x.Body, headers, attempt))]
+                : [new IncomingEvent(props.MessageId!, props.Type, delivery.Exchange, delivery.RoutingKey, delivery.Body.ToArray(), headers, attempt)];
+        }
+        catch (JsonException ex)
+        {
+            logger.LogError("Dead-lettering poison message {MessageId} from {Queue}: not an event pack ({Reason})", props.MessageId, _queue, ex.Message);
+            await SettleAsync(channel.BasicNackAsync(tag, multiple: false, requeue: false, CancellationToken.None), tag);
+            return;
+        }
+        var first = events.Count > 0 ? events[0] : new IncomingEvent(props.MessageId!, props.Type, delivery.Exchange, delivery.RoutingKey, default, headers, attempt);
 
         NpgsqlConnection? connection = null;
         NpgsqlTransaction? transaction = null;
         try
         {
-            bool fresh;
-            (connection, transaction, fresh) = await BeginAsync(e.MessageId, session);
-            if (fresh)
+            IReadOnlySet<string> fresh;
+            (connection, transaction, fresh) = await BeginAsync(events, session);
+            if (fresh.Count > 0)
             {
                 await using var scope = _scopes.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<THandler>().HandleAsync(e, connection, transaction, session);
+                IReadOnlyList<IncomingEvent> toApply = fresh.Count == events.Count ? events : [.. events.Where(x => fresh.Contains(x.MessageId))];
+                await scope.ServiceProvider.GetRequiredService<THandler>().HandleAsync(toApply, connection, transaction, session);
             }
-            else
+            if (fresh.Count < events.Count)
             {
-                logger.LogInformation("Consumer {Consumer} skipped duplicate {MessageId} ({Type})", options.ConsumerName, e.MessageId, e.Type);
+                logger.LogInformation("Consumer {Consumer} skipped {Duplicates} duplicate event(s) of {MessageId} ({Type})",
+                    options.ConsumerName, events.Count - fresh.Count, props.MessageId, props.Type);
             }
             await transaction.CommitAsync(session);
         }
@@ -173,7 +178,7 @@ sealed class EventConsumerHost<THandler>(
         catch (Exception ex)
         {
             if (transaction is not null) await RollbackQuietlyAsync(transaction);
-            await FailAsync(channel, tag, e, ex, session);
+            await FailAsync(channel, tag, first with { MessageId = props.MessageId! }, ex, session);
             return;
         }
         finally
@@ -184,26 +189,26 @@ sealed class EventConsumerHost<THandler>(
         await SettleAsync(channel.BasicAckAsync(tag, multiple: false, CancellationToken.None), tag);
     }
 
-    /// <summary>Opens the transaction and records the event in the inbox; database outages are waited out, not counted as attempts.</summary>
-    async Task<(NpgsqlConnection, NpgsqlTransaction, bool Fresh)> BeginAsync(string messageId, CancellationToken session)
+    /// <summary>Opens the transaction and records the events in the inbox; database outages are waited out, not counted as attempts.</summary>
+    async Task<(NpgsqlConnection, NpgsqlTransaction, IReadOnlySet<string> Fresh)> BeginAsync(List<IncomingEvent> events, CancellationToken session)
     {
-        var delay = TimeSpan.FromMilliseconds(Math.Max(100, options.RetryDelay.TotalMilliseconds));
-        while (true)
+        var ids = events.Select(e => e.MessageId).ToArray();
+        for (var failures = 1; ; failures++)
         {
             NpgsqlConnection? connection = null;
             try
             {
                 connection = await dataSource.OpenConnectionAsync(session);
                 var transaction = await connection.BeginTransactionAsync(session);
-                var fresh = await Inbox.TryRecordAsync(connection, transaction, options.Schema, options.ConsumerName, messageId, session);
+                var fresh = await Inbox.RecordAsync(connection, transaction, options.Schema, options.ConsumerName, ids, session);
                 return (connection, transaction, fresh);
             }
             catch (Exception ex) when (!session.IsCancellationRequested)
             {
                 if (connection is not null) await connection.DisposeAsync();
-                logger.LogWarning("Inbox of {Consumer} unavailable ({Reason}); retrying {MessageId} in {Delay}", options.ConsumerName, ex.Message, messageId, delay);
+                var delay = Backoff.After(failures);
+                logger.LogWarning("Inbox of {Consumer} unavailable ({Reason}); retrying {Count} event(s) in {Delay}", options.ConsumerName, ex.Message, ids.Length, delay);
                 await Task.Delay(delay, session);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
             }
         }
     }

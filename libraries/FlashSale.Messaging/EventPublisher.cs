@@ -16,6 +16,13 @@ public interface IEventPublisher
     Task PublishAsync(string exchange, string routingKey, OutgoingEvent e, CancellationToken cancellationToken = default);
 
     Task PublishBatchAsync(string exchange, IReadOnlyList<(string RoutingKey, OutgoingEvent Event)> events, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Publishes <paramref name="events"/> as one message (an <see cref="EventPack"/>): one enqueue and one confirm per queue
+    /// for the whole batch. Consumers unpack it and dedupe each event by its own id, so a batch republished with another
+    /// composition is applied once per event.
+    /// </summary>
+    Task PublishPackAsync(string exchange, string routingKey, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Some events of a publish were not confirmed: nacked, returned as unroutable, timed out, or the channel died.</summary>
@@ -48,6 +55,19 @@ public sealed class RabbitMqEventPublisher : IEventPublisher, IAsyncDisposable
 
     public Task PublishAsync(string exchange, string routingKey, OutgoingEvent e, CancellationToken cancellationToken = default) =>
         PublishBatchAsync(exchange, [(routingKey, e)], cancellationToken);
+
+    public async Task PublishPackAsync(string exchange, string routingKey, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default)
+    {
+        if (events.Count == 0) return;
+        try
+        {
+            await PublishBatchAsync(exchange, [(routingKey, EventPack.Pack(routingKey, events))], cancellationToken);
+        }
+        catch (EventPublishException e)
+        {
+            throw new EventPublishException(e.Message, [.. events.Select(x => x.MessageId)], e.InnerException);
+        }
+    }
 
     public async Task PublishBatchAsync(string exchange, IReadOnlyList<(string RoutingKey, OutgoingEvent Event)> events, CancellationToken cancellationToken = default)
     {
@@ -125,7 +145,7 @@ public sealed class RabbitMqEventPublisher : IEventPublisher, IAsyncDisposable
         {
             MessageId = e.MessageId,
             Type = e.Type,
-            ContentType = "application/json",
+            ContentType = e.Headers?.ContainsKey(EventPack.CountHeader) == true ? EventPack.ContentType : "application/json",
             DeliveryMode = DeliveryModes.Persistent,
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
         };

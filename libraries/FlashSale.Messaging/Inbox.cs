@@ -12,7 +12,7 @@ public static partial class Inbox
 {
     static readonly ConcurrentDictionary<string, string> InsertSql = new();
 
-    /// <summary>DDL for a service's migrations (idempotent); <see cref="EnsureSchemaAsync"/> runs the same.</summary>
+    /// <summary>DDL for a service's migrations (idempotent): the inbox exists before any consumer starts.</summary>
     public static string CreateSql(string schema = "public")
     {
         ValidateSchema(schema);
@@ -28,36 +28,25 @@ public static partial class Inbox
             """;
     }
 
-    /// <summary>Creates the schema and table if missing; safe when several replicas start at once.</summary>
-    public static async Task EnsureSchemaAsync(NpgsqlDataSource dataSource, string schema = "public", CancellationToken cancellationToken = default)
-    {
-        var ddl = CreateSql(schema);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog: serialise them.
-        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('flashsale.inbox.' || @schema))", connection, tx))
-        {
-            lockCmd.Parameters.AddWithValue("schema", schema);
-            await lockCmd.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await using (var cmd = new NpgsqlCommand(ddl, connection, tx))
-            await cmd.ExecuteNonQueryAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-    }
-
-    /// <summary>Records the event for the consumer in the transaction; false when it was already recorded (a duplicate).</summary>
-    public static async Task<bool> TryRecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, string consumer,
-        string messageId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Records the events for the consumer in the transaction, in one statement; returns the ids recorded now (the others
+    /// were recorded before: duplicates to skip).
+    /// </summary>
+    public static async Task<IReadOnlySet<string>> RecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, string consumer,
+        string[] messageIds, CancellationToken cancellationToken = default)
     {
         var sql = InsertSql.GetOrAdd(schema, s =>
         {
             ValidateSchema(s);
-            return $"INSERT INTO {s}.inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+            return $"INSERT INTO {s}.inbox (consumer, message_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING message_id";
         });
         await using var cmd = new NpgsqlCommand(sql, connection, transaction);
         cmd.Parameters.Add(new NpgsqlParameter { Value = consumer });
-        cmd.Parameters.Add(new NpgsqlParameter { Value = messageId });
-        return await cmd.ExecuteNonQueryAsync(cancellationToken) == 1;
+        cmd.Parameters.Add(new NpgsqlParameter { Value = messageIds });
+        var fresh = new HashSet<string>(messageIds.Length, StringComparer.Ordinal);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) fresh.Add(reader.GetString(0));
+        return fresh;
     }
 
     /// <summary>Deletes inbox rows older than <paramref name="olderThan"/> (longer than any redelivery can come late).</summary>

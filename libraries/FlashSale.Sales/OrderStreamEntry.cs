@@ -52,7 +52,7 @@ public sealed record OrderStreamEntry(Guid OrderId, Guid UserId, string Sku, int
             reservedAtMs.ToString(CultureInfo.InvariantCulture), sku, Encoding.UTF8.GetByteCount(idempotencyKey).ToString(CultureInfo.InvariantCulture),
             idempotencyKey, email ?? "");
 
-    static bool TryParsePacked(byte[]? value, out OrderStreamEntry parsed)
+    internal static bool TryParsePacked(byte[]? value, out OrderStreamEntry parsed)
     {
         // UTF-8 bytes, as Lua's # counts the key's length (the orders API admits ASCII keys only; other callers need not).
         parsed = null!;

@@ -26,6 +26,7 @@ public sealed class SaleKeys
         Bought = p + "bought";
         Stream = p + "orders";
         RelayLease = p + "relay-lease";
+        Pending = p + "pending";
         IdempotencyPrefix = p + "idem:";
     }
 
@@ -50,6 +51,8 @@ public sealed class SaleKeys
     public RedisKey Bought { get; }
     /// <summary>The sale's order stream: the outbox the relay drains into PostgreSQL.</summary>
     public RedisKey Stream { get; }
+    /// <summary>Hash order id -> stream entry id of the orders in <see cref="Stream"/> (written by reserve.lua, deleted as the relay trims).</summary>
+    public RedisKey Pending { get; }
     /// <summary>The orders replica relaying the stream (a string with a TTL, renewed while it works).</summary>
     public RedisKey RelayLease { get; }
     public string IdempotencyPrefix { get; }
@@ -62,5 +65,5 @@ public sealed class SaleKeys
     /// <summary>Not hash-tagged: the set of sale names of a namespace, written by preload and read by relays.</summary>
     public static RedisKey Registry(string @namespace) => "fs:sales:" + @namespace;
 
-    public RedisKey[] All => [Meta, Remaining, Initial, Limit, Price, Names, Reserved, Released, ReleasedOrders, Bought, Stream, RelayLease];
+    public RedisKey[] All => [Meta, Remaining, Initial, Limit, Price, Names, Reserved, Released, ReleasedOrders, Bought, Stream, RelayLease, Pending];
 }

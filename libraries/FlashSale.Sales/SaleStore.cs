@@ -99,7 +99,7 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
     /// </summary>
     public async Task<ReserveResult[]> ReserveManyAsync(SaleKeys k, IReadOnlyList<ReserveItem> items, TimeSpan idempotencyTtl)
     {
-        var keys = new RedisKey[7 + items.Count];
+        var keys = new RedisKey[8 + items.Count];
         keys[0] = k.Meta; keys[1] = k.Remaining; keys[2] = k.Limit; keys[3] = k.Bought; keys[4] = k.Stream; keys[5] = k.Reserved; keys[6] = k.Price;
         var args = new RedisValue[1 + items.Count * 6];
         args[0] = (long)idempotencyTtl.TotalSeconds;
@@ -116,6 +116,7 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
             args[a + 4] = item.IdempotencyKey;
             args[a + 5] = item.Email ?? "";
         }
+        keys[^1] = k.Pending;
         var reply = (RedisResult[])(await ReserveScript.EvaluateAsync(_db, keys, args))!;
         if (reply.Length != items.Count * 3) throw new InvalidOperationException($"reserve.lua answered {reply.Length} values for {items.Count} orders");
         var results = new ReserveResult[items.Count];
@@ -132,6 +133,28 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         }
         return results;
     }
+
+    static readonly RedisScript FindPendingScript = new("""
+        local id = redis.call('HGET', KEYS[1], ARGV[1])
+        if not id then return false end
+        local found = redis.call('XRANGE', KEYS[2], id, id)
+        if #found == 0 then return false end
+        return found[1][2][2]
+        """);
+
+    /// <summary>
+    /// An accepted order still in the sale's stream (not yet trimmed by the relay), or null: the order as a GET or a payment
+    /// needs it before the relay has written it to PostgreSQL.
+    /// </summary>
+    public async Task<OrderStreamEntry?> FindPendingOrderAsync(SaleKeys k, Guid orderId)
+    {
+        var packed = await FindPendingScript.EvaluateAsync(_db, [k.Pending, k.Stream], [orderId.ToString()]);
+        return !packed.IsNull && OrderStreamEntry.TryParsePacked((byte[]?)packed, out var entry) && entry.OrderId == orderId ? entry : null;
+    }
+
+    /// <summary>Drops relayed orders from the pending index (after the relay wrote them to PostgreSQL and trimmed the stream).</summary>
+    public Task ForgetPendingAsync(SaleKeys k, IReadOnlyList<Guid> orderIds) =>
+        orderIds.Count == 0 ? Task.CompletedTask : _db.HashDeleteAsync(k.Pending, [.. orderIds.Select(id => (RedisValue)id.ToString())]);
 
     /// <summary>The stored outcome of an idempotency key, if any (the same answer reserve.lua would replay).</summary>
     public async Task<ReserveResult?> FindReplayAsync(SaleKeys k, Guid userId, string idempotencyKey, string sku, int quantity)

@@ -89,7 +89,8 @@ static class Broker
             configure?.Invoke(o);
         }
         if (queue is not null) builder.Services.AddEventConsumer<RecordingHandler>(queue, Options);
-        if (saleQueue is not null) builder.Services.AddEventConsumer<RecordingHandler>(saleQueue, Options);
+        if (saleQueue is not null)
+            builder.Services.AddEventConsumer<RecordingHandler>(saleQueue(builder.Configuration.GetSection("RabbitMq").Get<RabbitMqOptions>()!.GetSaleTopology()!), Options);
         var host = builder.Build();
         await host.StartAsync();
         return new RunningHost(host);
@@ -116,7 +117,7 @@ public sealed class Database : IAsyncLifetime
     public async Task InitializeAsync()
     {
         DataSource = NpgsqlDataSource.Create(await Infra.CreateDatabaseAsync("msg"));
-        await using var cmd = DataSource.CreateCommand("CREATE TABLE effects (message_id text NOT NULL, attempt int NOT NULL)");
+        await using var cmd = DataSource.CreateCommand("CREATE TABLE effects (message_id text NOT NULL, attempt int NOT NULL);" + Inbox.CreateSql());
         await cmd.ExecuteNonQueryAsync();
     }
 
@@ -152,7 +153,12 @@ public sealed class HandlerScript
 /// <summary>Writes one effects row in the consumer's transaction, then fails if the script says so (so a failure must roll the row back).</summary>
 public sealed class RecordingHandler(HandlerScript script) : IEventHandler
 {
-    public async Task HandleAsync(IncomingEvent e, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(IReadOnlyList<IncomingEvent> events, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        foreach (var e in events) await HandleAsync(e, connection, transaction, cancellationToken);
+    }
+
+    async Task HandleAsync(IncomingEvent e, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         script.Seen.GetOrAdd(e.MessageId, _ => new()).Enqueue(e.Attempt);
         await using var cmd = new NpgsqlCommand("INSERT INTO effects (message_id, attempt) VALUES ($1, $2)", connection, transaction);

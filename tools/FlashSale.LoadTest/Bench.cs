@@ -24,6 +24,10 @@ public static class Bench
     {
         var ordersDll = a.Str("orders-dll", ".run/app/orders/FlashSale.Orders.dll");
         var stockDll = a.Str("stock-dll", ".run/app/stock/FlashSale.Stock.dll");
+        var notificationsDll = a.Str("notifications-dll", ".run/app/notifications/FlashSale.Notifications.dll");
+        // The production row's lag run: open loop at this share of the publishing-off closed-loop rate, for this long.
+        var lagDuration = a.Duration("lag-duration", TimeSpan.FromSeconds(60));
+        var lagShare = a.Double("lag-share", 0.5);
         var duration = a.Duration("duration", TimeSpan.FromSeconds(10));
         // Long enough for tiered JIT to finish: a shorter warm-up measures the order path still speeding up.
         var warmup = a.Duration("warmup", TimeSpan.FromSeconds(10));
@@ -44,7 +48,8 @@ public static class Bench
         var rounds = Math.Max(1, a.Int("rounds", 3));
         var roundRatios = new List<double>();
         // "redis-relay-off": the redis gate with the relay paused during the run (the request path alone; the sale is deleted after).
-        var gates = a.Str("gates", "redis,redis-relay-off,postgres-row-lock,postgres-optimistic").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        // "production": the redis gate as deployed: publishing on, the stock, notifications and expiry consumers running.
+        var gates = a.Str("gates", "redis,production,redis-relay-off,postgres-row-lock,postgres-optimistic").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var adminPostgres = a.Str("postgres", Environment.GetEnvironmentVariable("FLASHSALE_POSTGRES") ?? "Host=127.0.0.1;Port=54329;Database=flashsale;Username=flashsale;Password=flashsale-dev");
         var redis = a.Str("redis", Environment.GetEnvironmentVariable("FLASHSALE_REDIS") ?? "127.0.0.1:63790");
         var rabbit = a.Str("rabbitmq", Environment.GetEnvironmentVariable("FLASHSALE_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:56720/");
@@ -114,25 +119,50 @@ public static class Bench
             ["Auth__Jwks"] = minter.Jwks,
             // The bench measures the request path and the database drain; publishing to the shared broker is left out for every gate.
             ["Orders__Relay__Publish"] = "false",
+            // Expiry only where it is measured (the production row): another row's sweep would expire that row's orders meanwhile.
+            ["Orders__Expiry__Enabled"] = "false",
         };
         var sales = new List<SaleKeys>();
         var rows = new List<Row>();
         SloSearch? slo = null;
         var failed = false;
-        await using var stockService = ServiceProcess.Start("stock", stockDll, basePort + 9, common, logs);
+        // The production sale's topology and consumers exist before the services that check them start. Its payment timeout
+        // outlasts the lag run, so that the expiry consumer's work comes after it, as after a real burst.
+        var prodSale = gates.Contains("production") ? $"prod-{stamp}" : null;
+        var prodPaymentTimeout = lagDuration + TimeSpan.FromSeconds(30);
+        var prodTopology = prodSale is null ? null : new FlashSale.Messaging.SaleTopology(ns, prodSale);
+        await using var rabbitConnection = prodTopology is null ? null : await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(rabbit) }.CreateConnectionAsync();
+        if (prodTopology is not null) await prodTopology.DeclareAsync(rabbitConnection!, prodPaymentTimeout);
+        var stockSettings = new Dictionary<string, string>(common);
+        if (prodSale is not null) stockSettings["Stock__Sale"] = prodSale;
+        await using var stockService = ServiceProcess.Start("stock", stockDll, basePort + 9, stockSettings, logs);
         await stockService.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        await using var notificationsService = prodSale is null ? null
+            : ServiceProcess.Start("notifications", notificationsDll, basePort + 11, new Dictionary<string, string>(common) { ["RabbitMq__Sale"] = prodSale }, logs);
+        if (notificationsService is not null) await notificationsService.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        IReadOnlyList<PipelineLag.StepReport>? lagReport = null;
+        double lagRate = 0;
+        long lagAccepted = 0;
+        TimeSpan? prodDrained = null;
 
         for (var g = 0; g < gates.Length; g++)
         {
             var gate = gates[g];
             var relayOff = gate == "redis-relay-off";
-            var saleName = $"{Short(gate)}-{stamp}";
-            var sale = new SaleDefinition(ns, saleName, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(2), TimeSpan.FromMinutes(15),
-                [new ProductDefinition("item", "Bench item", 10m, "EUR", stock, 1_000_000)]);
+            var production = gate == "production";
+            var saleName = production ? prodSale! : $"{Short(gate)}-{stamp}";
+            var sale = new SaleDefinition(ns, saleName, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(2),
+                production ? prodPaymentTimeout : TimeSpan.FromMinutes(15), [new ProductDefinition("item", "Bench item", 10m, "EUR", stock, 1_000_000)]);
             await store.PreloadAsync(sale);
             sales.Add(new SaleKeys(ns, saleName));
-            var settings = new Dictionary<string, string>(common) { ["Orders__StockGate"] = relayOff ? "redis" : gate };
+            var settings = new Dictionary<string, string>(common) { ["Orders__StockGate"] = relayOff || production ? "redis" : gate };
             if (relayOff) settings["Orders__Relay__Enabled"] = "false";
+            if (production)
+            {
+                settings.Remove("Orders__Relay__Publish");
+                settings.Remove("Orders__Expiry__Enabled");
+                settings["RabbitMq__Sale"] = saleName;
+            }
             await using var orders = ServiceProcess.Start($"orders-{gate}", ordersDll, basePort + g, settings, logs);
             await orders.WaitReadyAsync(TimeSpan.FromSeconds(60));
             (ordersPid, ordersUrl) = (orders.Pid, orders.Url);
@@ -143,7 +173,26 @@ public static class Bench
             HttpRequestMessage Order(long i) => Requests.JsonPost(orderUri, body, bearers[i % bearers.Length], Requests.NewIdempotencyKey());
             HttpRequestMessage Live(long _) => new(HttpMethod.Get, liveUri);
             if (g == 0) await RunAsync("warm-up", orders.Url, connections, warmup, Live);
-            await RunAsync("warm-up", orders.Url, connections, warmup, Order);
+            if (production)
+            {
+                // The lag run first, on a quiet pipeline: open loop below saturation, each sampled 202 followed through every step.
+                var offRps = rows.FirstOrDefault(r => r.Name == "order path, gate redis")?.Load?.RequestsPerSecond;
+                lagRate = Math.Max(100, Math.Floor((offRps ?? 8000) * lagShare / 100) * 100);
+                await RunAsync("warm-up (open loop)", orders.Url, connections, warmup, Order, lagRate);
+                await WaitForStreamAsync(store.Redis.GetDatabase(), new SaleKeys(ns, saleName), TimeSpan.FromMinutes(5));
+                await using var lagDb = NpgsqlDataSource.Create(postgres);
+                var lag = new PipelineLag(lagDb, store.Redis.GetDatabase(), new SaleKeys(ns, saleName), prodPaymentTimeout);
+                using var lagStop = new CancellationTokenSource();
+                var polling = lag.RunAsync(lagStop.Token, prodPaymentTimeout + TimeSpan.FromSeconds(60));
+                await LoadRunner.RunAsync(new LoadPlan($"production, {lagRate:F0} req/s for the lag", orders.Url, connections, Order, Duration: lagDuration, Rate: lagRate,
+                    OnAccepted: lag.OnAccepted));
+                await lagStop.CancelAsync();
+                Console.Error.WriteLine($"  [lag] following the sampled orders through the pipeline (the expiry step waits {prodPaymentTimeout.TotalSeconds:F0}s, the payment timeout)");
+                await polling;
+                lagReport = lag.Report();
+                lagAccepted = lag.Accepted;
+            }
+            else await RunAsync("warm-up", orders.Url, connections, warmup, Order);
             await CompactAofAsync(mux);
             var rewrites = await QuietRedisAsync(mux);
             LoadResult result;
@@ -182,6 +231,12 @@ public static class Bench
                 (result, resultCpu, resultGc) = (run.Load, run.Cpu, SumGc([run]));
             }
             var rewroteDuring = await RewriteNoteAsync(mux, rewrites);
+            if (production)
+            {
+                var drainStarted = Stopwatch.StartNew();
+                await WaitForStreamAsync(store.Redis.GetDatabase(), new SaleKeys(ns, saleName), TimeSpan.FromMinutes(5));
+                prodDrained = drainStarted.Elapsed;
+            }
             var paced = new List<(double Rate, LoadResult Load, string Note, (GcSampler.Usage?, GcSampler.Usage?) Gc)>();
             if (gate == "redis")
             {
@@ -203,7 +258,8 @@ public static class Bench
                 : await Auditor.WaitForDrainAsync(stockService.Url, saleName, admin, 0, TimeSpan.FromSeconds(120), CancellationToken.None);
             Console.WriteLine($"   audit {gate}: sold {audit.Sold}, orders in PostgreSQL {audit.OrdersInPostgres}, oversold {audit.Oversold}, consistent {audit.Consistent}");
             failed |= audit.Oversold > 0 || !audit.Consistent;
-            rows.Add(new Row(relayOff ? "order path, gate redis, relay paused" : $"order path, gate {gate}", result, audit.Oversold, audit.Consistent,
+            rows.Add(new Row(relayOff ? "order path, gate redis, relay paused" : production ? "order path, production (publishing, consumers)" : $"order path, gate {gate}",
+                result, audit.Oversold, audit.Consistent,
                 (relayOff ? $"{audit.Sold} units sold, {audit.PendingStreamEntries} left in the stream" : $"{audit.Sold} units sold") + rewroteDuring, Cpu: resultCpu, Gc: resultGc));
             foreach (var (rate, load, note, gc) in paced)
                 rows.Add(new Row($"order path, gate redis, open loop at {rate:F0} req/s", load, audit.Oversold, audit.Consistent,
@@ -257,6 +313,24 @@ public static class Bench
             ratios["redis/ceiling, median of rounds"] = sorted[sorted.Count / 2];
             Console.WriteLine($"  redis/ceiling per round: {string.Join(", ", roundRatios.Select(x => Report.F(x, 3)))}");
         }
+        if (Load("order path, production (publishing, consumers)") is { } prod)
+        {
+            ratios["production/publishing off"] = prod.RequestsPerSecond / redisRps;
+            Console.WriteLine($"  production accept rate: {Report.F(prod.RequestsPerSecond, 0)} req/s = {Report.F(ratios["production/publishing off"], 2)} of the " +
+                $"publishing-off row's {Report.F(redisRps, 0)} (target >= 0.85); stream drained {(prodDrained is { } d ? Report.F(d.TotalSeconds, 1) + " s" : "-")} after the run");
+        }
+        if (lagReport is not null)
+        {
+            Console.WriteLine($"  pipeline lag at {Report.F(lagRate, 0)} req/s open loop for {lagDuration.TotalSeconds:F0}s ({lagAccepted} accepted; 1 in {PipelineLag.Every} followed):");
+            var lagTable = new List<string[]> { new[] { "202 -> ", "p50 ms", "p99 ms", "max ms", "p99 first third", "p99 last third", "caught up after end", "rate /s", "followed", "missing" } };
+            foreach (var l in lagReport)
+                lagTable.Add([l.Step, Report.F(l.P50Ms, 1), Report.F(l.P99Ms, 1), Report.F(l.MaxMs, 1), Report.F(l.FirstThirdP99Ms, 1), Report.F(l.LastThirdP99Ms, 1),
+                    double.IsNaN(l.CaughtUpAfterEndSeconds) ? "-" : Report.F(l.CaughtUpAfterEndSeconds, 2) + " s", Report.F(l.RatePerSecond, 0), l.Seen.ToString(), l.Missing.ToString()]);
+            Console.WriteLine(Report.Table(lagTable));
+            var worst = lagReport.Where(l => l.Step.StartsWith("applied", StringComparison.Ordinal)).Select(l => l.Missing > 0 ? double.PositiveInfinity : l.P99Ms).DefaultIfEmpty(double.NaN).Max();
+            Console.WriteLine($"  p99 202 -> applied by every consumer: {Report.F(worst, 1)} ms (target < 1000 ms); the lag " +
+                (lagReport.All(l => !(l.LastThirdP99Ms > 2 * l.FirstThirdP99Ms + 100)) ? "does not grow" : "GROWS") + " from the first to the last third of the run");
+        }
         Console.WriteLine("  ratios (req/s): " + string.Join("   ", ratios.Select(r => $"{r.Key} = {Report.F(r.Value, 2)}")));
         var targets = BenchTargets.Evaluate(ratios["redis/row-lock"], ratios["redis/ceiling"], saturation?.Latency.PercentileMs(99) ?? double.NaN, connections,
             drain.Rate ?? double.NaN, slo?.Best?.Rate, slo?.Saturation,
@@ -288,6 +362,7 @@ public static class Bench
                 tried = slo.Tried.Select(t => new { rate = t.Rate, p99Ms = Math.Round(t.P99Ms, 2) }),
             },
             ratios = ratios.ToDictionary(r => r.Key, r => double.IsFinite(r.Value) ? Math.Round(r.Value, 3) : (double?)null),
+            pipelineLag = lagReport is null ? null : new { rate = lagRate, seconds = lagDuration.TotalSeconds, accepted = lagAccepted, followedEvery = PipelineLag.Every, steps = lagReport },
             targets,
             redisPerRequest = redisOrders == 0 ? null : redisPerOrder.Where(kv => kv.Value.Usec > 0).OrderByDescending(kv => kv.Value.Usec).ToDictionary(
                 kv => kv.Key, kv => new { micros = Math.Round((double)kv.Value.Usec / redisOrders, 2), calls = Math.Round((double)kv.Value.Calls / redisOrders, 4) }),
@@ -296,6 +371,8 @@ public static class Bench
         foreach (var k in sales) await store.DeleteAsync(k);
         await mux.GetDatabase().KeyDeleteAsync(SaleKeys.Registry(ns));
         await stockService.DisposeAsync();
+        if (notificationsService is not null) await notificationsService.DisposeAsync();
+        if (prodTopology is not null) await prodTopology.DeleteAsync(rabbitConnection!);
         await DropBenchDatabaseAsync(adminPostgres, postgres);
         Console.WriteLine(failed ? "  RESULT: FAILED (oversold or inconsistent audit)" : "  RESULT: OK (nothing oversold, audits consistent)");
         return failed ? 1 : 0;
@@ -512,6 +589,13 @@ public static class Bench
             return comm.StartsWith("redis-server", StringComparison.Ordinal) ? pid : null;
         }
         catch (Exception e) when (e is RedisException or IOException) { return null; }
+    }
+
+    /// <summary>Waits until the relay has emptied the sale's stream (everything accepted is in PostgreSQL and published).</summary>
+    static async Task WaitForStreamAsync(IDatabase redis, SaleKeys sale, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (await redis.StreamLengthAsync(sale.Stream) > 0 && sw.Elapsed < timeout) await Task.Delay(100);
     }
 
     static string Short(string gate) => gate switch { "postgres-row-lock" => "rowlock", "postgres-optimistic" => "optimistic", "redis-relay-off" => "norelay", _ => gate };

@@ -41,24 +41,17 @@ public static class MessagingExtensions
         return services;
     }
 
-    /// <summary>Consumes <paramref name="queue"/> with <typeparamref name="THandler"/> (resolved per delivery in a DI scope). Needs <c>NpgsqlDataSource</c> in DI.</summary>
+    /// <summary>
+    /// Consumes <paramref name="queue"/> with <typeparamref name="THandler"/> (resolved per delivery in a DI scope), its inbox
+    /// in <c>&lt;Schema&gt;.inbox</c> as the service's migrations create it. Needs <c>NpgsqlDataSource</c> in DI. Settings:
+    /// <c>RabbitMq:Consumers:&lt;HandlerType&gt;</c>, then <paramref name="configure"/>.
+    /// </summary>
     public static IServiceCollection AddEventConsumer<THandler>(this IServiceCollection services, string queue, Action<EventConsumerOptions>? configure = null)
         where THandler : class, IEventHandler
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
-        return services.AddEventConsumerCore<THandler>(_ => queue, configure);
-    }
-
-    /// <summary>Consumes a queue of the configured sale, e.g. <c>AddEventConsumer&lt;StockEvents&gt;(t =&gt; t.StockQueue)</c>.</summary>
-    public static IServiceCollection AddEventConsumer<THandler>(this IServiceCollection services, Func<SaleTopology, string> queue, Action<EventConsumerOptions>? configure = null)
-        where THandler : class, IEventHandler =>
-        services.AddEventConsumerCore<THandler>(sp => queue(sp.GetRequiredService<SaleTopology>()), configure);
-
-    static IServiceCollection AddEventConsumerCore<THandler>(this IServiceCollection services, Func<IServiceProvider, string> queueOf, Action<EventConsumerOptions>? configure)
-        where THandler : class, IEventHandler
-    {
         services.TryAddScoped<THandler>();
-        services.AddSingleton(new ConsumedQueue(queueOf));
+        services.AddSingleton(new ConsumedQueue(_ => queue));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, QueueGauges>());
         services.AddSingleton<IHostedService>(sp =>
         {
@@ -69,7 +62,7 @@ public static class MessagingExtensions
             if (string.IsNullOrWhiteSpace(options.ConsumerName) || options.MaxAttempts < 1 || options.Prefetch < 1 || options.RetryDelay < TimeSpan.Zero)
                 throw new OptionsValidationException(name, typeof(EventConsumerOptions),
                     [$"'{RabbitMqOptions.SectionName}:Consumers:{name}': ConsumerName must be set, MaxAttempts and Prefetch >= 1, RetryDelay >= 0"]);
-            return ActivatorUtilities.CreateInstance<EventConsumerHost<THandler>>(sp, options, queueOf);
+            return ActivatorUtilities.CreateInstance<EventConsumerHost<THandler>>(sp, options, queue);
         });
         return services;
     }

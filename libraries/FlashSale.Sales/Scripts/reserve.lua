@@ -2,7 +2,8 @@
 -- stock, then takes the stock and appends the accepted orders to the sale's stream (the outbox). n orders in one call give
 -- the same answers as n calls one after the other (Redis runs a script alone); the orders service sends the orders that
 -- queued up while its previous call was in flight together (see ReserveBatcher).
--- KEYS: 1 meta, 2 remaining, 3 limit, 4 bought (field user|sku), 5 stream, 6 reserved, 7 price, then n idempotency keys
+-- KEYS: 1 meta, 2 remaining, 3 limit, 4 bought (field user|sku), 5 stream, 6 reserved, 7 price, then n idempotency keys,
+--       then optionally the pending index (hash order id -> stream entry id of the orders not yet relayed)
 -- ARGV: 1 idempotency ttl seconds, then n x (user id, sku, quantity, new order id, idempotency key (raw), buyer e-mail)
 -- Returns n x (status, value, detail): 'OK', orderId, remaining | 'DUP', orderId, '' | 'ERR', reason, detail
 --
@@ -13,7 +14,8 @@
 -- order take a sixth off the script's cost (scripts/reserve-cost.sh). A call writes all of its accepted orders or
 -- nothing: the key types are checked before the first write, and once a script has written, Redis no longer refuses its
 -- writes for memory.
-local n = #KEYS - 7
+local n = (#ARGV - 1) / 6
+local pending = #KEYS == 8 + n and KEYS[8 + n] or nil
 local out = {}
 local function answer(status, value, detail)
   out[#out + 1] = status
@@ -101,7 +103,8 @@ end
 if #accepted == 0 then return out end
 -- A key of another type would make a write below fail after others were done: refuse the call before writing anything
 -- (the hashes read above already did: a read of the wrong type fails too).
-if type(redis.pcall('XLEN', KEYS[5])) == 'table' or type(redis.pcall('HLEN', KEYS[6])) == 'table' then
+if type(redis.pcall('XLEN', KEYS[5])) == 'table' or type(redis.pcall('HLEN', KEYS[6])) == 'table'
+    or (pending and type(redis.pcall('HLEN', pending)) == 'table') then
   return redis.error_reply('WRONGTYPE reserve.lua: the stream or the reserved units of this sale hold another type')
 end
 for sku, s in pairs(skus) do
@@ -113,12 +116,17 @@ end
 for _, field in ipairs(fields) do
   redis.call('HINCRBY', KEYS[4], field, added[field])
 end
--- One stream field per order (OrderStreamEntry): id|user|quantity|price|ts|sku|length of key|key|email.
+-- One stream field per order (OrderStreamEntry): id|user|quantity|price|ts|sku|length of key|key|email. The pending index
+-- lets a GET or a payment find an order the relay has not written to PostgreSQL yet; one HSET per call.
+local index = {}
 for _, i in ipairs(accepted) do
   local a = 2 + i * 6
   local sku, quantity, id, key = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   redis.call('SET', KEYS[8 + i], sku .. '|' .. quantity .. '#' .. id, 'EX', ttl)
-  redis.call('XADD', KEYS[5], '*', 'o',
+  local entry = redis.call('XADD', KEYS[5], '*', 'o',
     id .. '|' .. ARGV[a] .. '|' .. quantity .. '|' .. skus[sku][3] .. '|' .. stamp .. '|' .. sku .. '|' .. #key .. '|' .. key .. '|' .. ARGV[a + 5])
+  index[#index + 1] = id
+  index[#index + 1] = entry
 end
+if pending then redis.call('HSET', pending, unpack(index)) end
 return out

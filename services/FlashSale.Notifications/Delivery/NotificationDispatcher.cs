@@ -48,6 +48,21 @@ public sealed class NotificationDispatcher(NpgsqlDataSource db, INotificationSen
             while (await reader.ReadAsync(ct))
                 batch.Add((new OutgoingNotification(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4)), reader.GetInt32(5)));
         }
+        var sent = new List<(Guid Id, int Attempts)>(batch.Count);
+        try
+        {
+            await SendBatchAsync(batch, sent, o, ct);
+        }
+        finally
+        {
+            // One statement for the batch's deliveries; a crash before it sends them again (delivery is at least once anyway).
+            if (sent.Count > 0) await RecordSentAsync(sent);
+        }
+        return batch.Count;
+    }
+
+    async Task SendBatchAsync(List<(OutgoingNotification N, int Attempts)> batch, List<(Guid Id, int Attempts)> sent, NotificationsOptions o, CancellationToken ct)
+    {
         foreach (var (n, attempts) in batch)
         {
             string? error = null;
@@ -63,8 +78,7 @@ public sealed class NotificationDispatcher(NpgsqlDataSource db, INotificationSen
             var attempt = attempts + 1;
             if (error is null)
             {
-                await RecordAsync(n.Id, "UPDATE notifications.notifications SET status = 'sent', attempts = @attempts, sent_at = now(), last_error = NULL WHERE id = @id",
-                    attempt, null, default, ct);
+                sent.Add((n.Id, attempt));
                 metrics.Delivered(DeliveryOutcome.Sent);
                 logger.LogInformation("Notification {NotificationId} ({Template}) sent to {Recipient}", n.Id, n.Template, n.Recipient);
                 continue;
@@ -83,7 +97,17 @@ public sealed class NotificationDispatcher(NpgsqlDataSource db, INotificationSen
             metrics.Delivered(DeliveryOutcome.Retry);
             logger.LogWarning("Notification {NotificationId} ({Template}) attempt {Attempt} failed: {Error}; retrying in {Backoff}", n.Id, n.Template, attempt, error, backoff);
         }
-        return batch.Count;
+    }
+
+    async Task RecordSentAsync(List<(Guid Id, int Attempts)> sent)
+    {
+        await using var cmd = db.CreateCommand("""
+            UPDATE notifications.notifications n SET status = 'sent', attempts = s.attempts, sent_at = now(), last_error = NULL
+            FROM unnest(@ids, @attempts) AS s(id, attempts) WHERE n.id = s.id
+            """);
+        cmd.Parameters.AddWithValue("ids", sent.Select(x => x.Id).ToArray());
+        cmd.Parameters.AddWithValue("attempts", sent.Select(x => x.Attempts).ToArray());
+        await cmd.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     static TimeSpan Backoff(int attempt, NotificationsOptions o)

@@ -32,11 +32,7 @@ public static class Extensions
         // Consumes the configured sale's notifications queue (one sale per deployment, as the operator provisions it).
         var ns = builder.Configuration["RabbitMq:Namespace"] ?? "default";
         if (builder.Configuration["RabbitMq:Sale"] is { Length: > 0 } sale)
-            services.AddEventConsumer<NotificationEventHandler>(new SaleTopology(ns, sale).NotificationsQueue, o =>
-            {
-                o.Schema = "notifications";
-                o.EnsureInboxSchema = false;
-            });
+            services.AddEventConsumer<NotificationEventHandler>(new SaleTopology(ns, sale).NotificationsQueue, o => o.Schema = "notifications");
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, NotificationsJsonContext.Default));
         return builder;
     }

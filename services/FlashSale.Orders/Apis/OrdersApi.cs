@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using FlashSale.Contracts;
 using FlashSale.Orders.Gates;
+using FlashSale.Orders.Relay;
 using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -67,8 +68,9 @@ public partial class OrderRequestJsonContext : JsonSerializerContext;
 [JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
 public partial class OrdersJsonContext : JsonSerializerContext;
 
-public sealed class OrderServices(IStockGate gate, NpgsqlDataSource db, IOptions<OrdersOptions> options, OrdersMetrics metrics)
+public sealed class OrderServices(IStockGate gate, NpgsqlDataSource db, IOptions<OrdersOptions> options, OrdersMetrics metrics, OrderWriter writer)
 {
+    public OrderWriter Writer { get; } = writer;
     public IStockGate Gate { get; } = gate;
     public NpgsqlDataSource Db { get; } = db;
     public OrdersOptions Options { get; } = options.Value;
@@ -143,16 +145,30 @@ public static class OrdersApi
         };
     }
 
+    /// <summary>
+    /// The order from PostgreSQL or, while the relay has not written it yet, from the sale's stream in Redis (as RESERVED: no
+    /// payment or expiry can have touched an order that is not in PostgreSQL), so that a 202's Location answers at once.
+    /// </summary>
     public static async Task<Results<Ok<OrderView>, ProblemHttpResult>> GetOrderAsync(Guid id, ClaimsPrincipal user, [FromServices] OrderServices s, CancellationToken ct)
+    {
+        var userId = user.GetUserId();
+        if (await ReadOrderAsync(s, id, userId, ct) is { } stored) return TypedResults.Ok(stored);
+        if (await s.Writer.FindPendingAsync(id) is { } p && p.Entry.UserId == userId)
+            return TypedResults.Ok(new OrderView(id, p.Keys.Sale, p.Entry.Sku, p.Entry.Quantity, p.Entry.UnitPrice, OrderWriter.Currency(p.Sale), "RESERVED",
+                p.Entry.ReservedAt, OrderWriter.DueAt(p.Entry, p.Sale), null, null));
+        // The relay may have written and trimmed it between the two reads.
+        if (await ReadOrderAsync(s, id, userId, ct) is { } relayed) return TypedResults.Ok(relayed);
+        // Another user's order is indistinguishable from a missing one.
+        return Problems.ReasonProblem(404, "ORDER_NOT_FOUND", "Order not found", "No such order for this user.");
+    }
+
+    static async Task<OrderView?> ReadOrderAsync(OrderServices s, Guid id, Guid userId, CancellationToken ct)
     {
         await using var cmd = s.Db.CreateCommand($"{Select} WHERE order_id = @id AND user_id = @user");
         cmd.Parameters.AddWithValue("id", id);
-        cmd.Parameters.AddWithValue("user", user.GetUserId());
+        cmd.Parameters.AddWithValue("user", userId);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        // Another user's order is indistinguishable from a missing one.
-        if (!await reader.ReadAsync(ct)) return Problems.ReasonProblem(404, "ORDER_NOT_FOUND", "Order not found",
-            "No such order for this user (an order accepted a moment ago may still be on its way to the database).");
-        return TypedResults.Ok(Read(reader));
+        return await reader.ReadAsync(ct) ? Read(reader) : null;
     }
 
     public static async Task<Results<Ok<OrderPage>, ProblemHttpResult>> ListOrdersAsync(ClaimsPrincipal user, [FromServices] OrderServices s, CancellationToken ct,

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using FlashSale.Contracts;
 using FlashSale.Orders.Payments;
+using FlashSale.Orders.Relay;
 using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -11,8 +12,9 @@ using Npgsql;
 
 namespace FlashSale.Orders.Apis;
 
-public sealed class PaymentServices(NpgsqlDataSource db, UsersWallet wallet, IOptions<OrdersOptions> options, ILogger<PaymentServices> logger)
+public sealed class PaymentServices(NpgsqlDataSource db, UsersWallet wallet, OrderWriter writer, IOptions<OrdersOptions> options, ILogger<PaymentServices> logger)
 {
+    public OrderWriter Writer { get; } = writer;
     public NpgsqlDataSource Db { get; } = db;
     public UsersWallet Wallet { get; } = wallet;
     public OrdersOptions Options { get; } = options.Value;
@@ -68,6 +70,12 @@ public static class PaymentApi
                 }
             }
             if (order is not null) break;
+            // Not in PostgreSQL: an order the relay has not written yet is written now (once: the order id is the key), then leased.
+            if (current is null && attempt == 0 && await s.Writer.FindPendingAsync(id) is { } pending && pending.Entry.UserId == userId)
+            {
+                await s.Writer.WriteOneAsync(pending.Keys, pending.Entry, pending.Sale, ct);
+                continue;
+            }
             // Refused yet RESERVED and not due: a concurrent payment or expiry changed the row after this statement's
             // snapshot (the lease saw the new version, the read the old one). Look again with a new snapshot.
             if (current is not { Status: "RESERVED" } || current.PaymentDueAt <= DateTimeOffset.UtcNow) return Settled(current, http);
@@ -112,7 +120,7 @@ public static class PaymentApi
         return TypedResults.Ok(paid.ToView());
     }
 
-    /// <summary>The answer for an order that could not be leased: paid (the same 200), expired, or not (yet) in PostgreSQL.</summary>
+    /// <summary>The answer for an order that could not be leased: paid (the same 200), expired, or none (not the caller's, or no such order).</summary>
     static async Task<Results<Ok<OrderView>, ProblemHttpResult>> AnswerSettledAsync(Guid id, Guid userId, HttpContext http, PaymentServices s,
         CancellationToken ct, bool debited = false)
     {
@@ -129,15 +137,15 @@ public static class PaymentApi
 
     /// <summary>
     /// A paid order answers as paid; one that is neither paid nor leasable is past its due time (expired, or about to be by
-    /// the sweep); none is not in PostgreSQL yet, or not the caller's.
+    /// the sweep); none is not the caller's or does not exist (one still in the stream was written before the lease).
     /// </summary>
     static Results<Ok<OrderView>, ProblemHttpResult> Settled(OrderRow? order, HttpContext http)
     {
         if (order is null)
         {
+            // Another user's order answers as a missing one, Retry-After included, so that the answer tells nothing about it.
             http.Response.Headers.RetryAfter = "1";
-            return Problems.ReasonProblem(404, "ORDER_NOT_FOUND", "Order not found",
-                "No such order for this user. An order accepted a moment ago may still be on its way to the database: retry shortly.");
+            return Problems.ReasonProblem(404, "ORDER_NOT_FOUND", "Order not found", "No such order for this user.");
         }
         if (order.Status == "PAID") return TypedResults.Ok(order.ToView());
         return Problems.ReasonProblem(409, "EXPIRED", "The order has expired",

@@ -12,11 +12,17 @@ namespace FlashSale.Orders.Expiry;
 /// </summary>
 public sealed class OrderExpiryHandler(OrderExpirer expirer) : IEventHandler
 {
-    public async Task HandleAsync(IncomingEvent e, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    public async Task HandleAsync(IReadOnlyList<IncomingEvent> events, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
     {
-        var order = OrderEvent.FromJson(e.Body.Span);
-        if (order.OrderId == Guid.Empty) throw new InvalidOperationException($"event {e.MessageId} carries no order id");
-        await expirer.ExpireDueAsync([order.OrderId], ct);
-        await expirer.ReleasePendingAsync([order.OrderId], ct);
+        var ids = new Guid[events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            var order = OrderEvent.FromJson(e.Body.Span);
+            if (order.OrderId == Guid.Empty) throw new InvalidOperationException($"event {e.MessageId} carries no order id");
+            ids[i] = order.OrderId;
+        }
+        await expirer.ExpireDueAsync(ids, ct);
+        await expirer.ReleasePendingAsync(ids, ct);
     }
 }

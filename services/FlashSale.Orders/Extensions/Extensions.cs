@@ -32,6 +32,7 @@ public static class Extensions
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SaleCatalog>();
+        services.AddSingleton<OrderWriter>();
         services.AddSingleton<SoldOutCache>();
         services.AddSingleton<OrdersMetrics>();
         services.AddSingleton<ReserveBatcher>();
@@ -89,10 +90,6 @@ public static class Extensions
             : configuration.GetSection("Orders:Expiry:Sales").GetChildren().Select(c => c.Value ?? "").Where(v => v.Length > 0).ToArray();
         if (sales.Length == 0 && configuration["RabbitMq:Sale"] is { Length: > 0 } sale) sales = [sale];
         foreach (var s in sales.Distinct())
-            services.AddEventConsumer<OrderExpiryHandler>(new SaleTopology(ns, s).ExpiryQueue, o =>
-            {
-                o.Schema = "orders";
-                o.EnsureInboxSchema = false; // migration 002 creates orders.inbox
-            });
+            services.AddEventConsumer<OrderExpiryHandler>(new SaleTopology(ns, s).ExpiryQueue, o => o.Schema = "orders");
     }
 }

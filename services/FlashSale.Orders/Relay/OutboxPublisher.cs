@@ -63,23 +63,24 @@ public sealed class OutboxPublisher(NpgsqlDataSource db, IEventPublisher publish
         var published = new List<string>(rows.Count);
         var parked = new List<(string Exchange, int Count)>();
         EventPublishException? retry = null;
-        foreach (var group in rows.GroupBy(r => r.Exchange))
+        // One pack per exchange and event type: an expiry wave is as many events as the burst had orders.
+        foreach (var group in rows.GroupBy(r => (r.Exchange, r.RoutingKey)))
         {
             var ids = group.Select(r => r.Id).ToList();
             try
             {
-                await publisher.PublishBatchAsync(group.Key, group.Select(r => (r.RoutingKey, new OutgoingEvent(r.Id, r.RoutingKey, r.Payload))).ToList(), ct);
+                await publisher.PublishPackAsync(group.Key.Exchange, group.Key.RoutingKey, [.. group.Select(r => new OutgoingEvent(r.Id, r.RoutingKey, r.Payload))], ct);
                 published.AddRange(ids);
             }
             catch (EventPublishException e) when (MissingExchange(e) is { } answer)
             {
                 logger.LogError("Parking {Count} outbox event(s) for {Exchange}: the exchange does not exist ({Answer}); they are kept in orders.outbox",
-                    ids.Count, group.Key, answer);
+                    ids.Count, group.Key.Exchange, answer);
                 await using var park = new NpgsqlCommand("UPDATE orders.outbox SET parked_at = now(), last_error = @error WHERE event_id = ANY(@ids)", c, tx);
                 park.Parameters.AddWithValue("error", answer);
                 park.Parameters.AddWithValue("ids", ids.ToArray());
                 await park.ExecuteNonQueryAsync(ct);
-                parked.Add((group.Key, ids.Count));
+                parked.Add((group.Key.Exchange, ids.Count));
             }
             catch (EventPublishException e)
             {

@@ -19,11 +19,7 @@ public static class Extensions
         // Consume the configured sale's stock queue (one sale per deployment, as the operator provisions it).
         var ns = builder.Configuration["Stock:Namespace"] ?? "default";
         if (builder.Configuration["Stock:Sale"] is { Length: > 0 } sale)
-            services.AddEventConsumer<StockEventHandler>(new SaleTopology(ns, sale).StockQueue, o =>
-            {
-                o.Schema = "stock";
-                o.EnsureInboxSchema = false; // migration 001 creates stock.inbox
-            });
+            services.AddEventConsumer<StockEventHandler>(new SaleTopology(ns, sale).StockQueue, o => o.Schema = "stock");
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, StockJsonContext.Default));
         return builder;
     }

@@ -43,11 +43,7 @@ public static class Extensions
         if (builder.Configuration["RabbitMq:Sale"] is { Length: > 0 } sale)
         {
             services.AddRabbitMq(builder.Configuration);
-            services.AddEventConsumer<RefundOnExpiryHandler>(new SaleTopology(ns, sale).UsersQueue, o =>
-            {
-                o.Schema = "users";
-                o.EnsureInboxSchema = false; // migration 002
-            });
+            services.AddEventConsumer<RefundOnExpiryHandler>(new SaleTopology(ns, sale).UsersQueue, o => o.Schema = "users");
             services.AddOptions<HealthCheckServiceOptions>().PostConfigure(health =>
             {
                 foreach (var r in health.Registrations)

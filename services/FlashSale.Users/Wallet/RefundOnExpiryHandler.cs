@@ -17,7 +17,12 @@ namespace FlashSale.Users.Wallet;
 /// </summary>
 public sealed class RefundOnExpiryHandler(UsersMetrics metrics, ILogger<RefundOnExpiryHandler> logger) : IEventHandler
 {
-    public async Task HandleAsync(IncomingEvent e, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    public async Task HandleAsync(IReadOnlyList<IncomingEvent> events, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    {
+        foreach (var e in events) await RefundAsync(e, connection, transaction, ct);
+    }
+
+    async Task RefundAsync(IncomingEvent e, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
     {
         if (e.RoutingKey != OrderEventTypes.Expired) return; // the queue is bound to order.expired only; anything else is not ours
         var order = OrderEvent.FromJson(e.Body.Span);
