@@ -15,7 +15,7 @@ public class AcceptedOrderTests : IAsyncLifetime
     [Fact]
     public async Task UnderABurstTheLocationAnswersAndThePaymentSucceedsRightAfterEach202ExactlyOnce()
     {
-        const int buyers = 20, perBuyer = 10;
+        const int buyers = 2, perBuyer = 25;
         var sale = await _world.NewSaleAsync(stock: buyers * perBuyer, limit: perBuyer);
         var users = _world.StartUsers(initialBalance: perBuyer * SaleWorld.Price);
         // A relay that reads every 3 s: most orders are still only in the Redis stream when their GET and payment arrive.
