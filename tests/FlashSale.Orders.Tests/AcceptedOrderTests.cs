@@ -28,7 +28,7 @@ public class AcceptedOrderTests : IAsyncLifetime
         var outcomes = await Task.WhenAll(Enumerable.Range(0, buyers * perBuyer).Select(async i =>
         {
             var token = tokens[i % buyers];
-            using var placed = await http.SendAsync(Buyers.Order(sale.Name, "sku-1", 1, token, Guid.NewGuid().ToString()));
+            using var placed = await http.SendAsync(Buyers.Order(sale.Name, "item", 1, token, Guid.NewGuid().ToString()));
             Assert.Equal(HttpStatusCode.Accepted, placed.StatusCode);
             var location = placed.Headers.Location!;
             var id = Guid.Parse(location.OriginalString[(location.OriginalString.LastIndexOf('/') + 1)..]);
