@@ -1,5 +1,5 @@
+using FlashSale.Contracts;
 using FlashSale.Messaging;
-using RabbitMQ.Client;
 
 namespace FlashSale.Orders.Tests;
 
@@ -64,23 +64,16 @@ public class FaultTests
         }
     }
 
-    static async Task<uint> QueueDepthAsync(string rabbitMq, string queue)
+    /// <summary>
+    /// Asserts that <paramref name="queue"/> holds each order's order.reserved event once, taking them off it. Call it once
+    /// every order is relayed (the stream drained): the relay trims a batch only after the broker confirmed its pack.
+    /// </summary>
+    static async Task AssertEachOrderQueuedOnceAsync(string rabbitMq, string queue, long orders)
     {
-        await using var connection = await new ConnectionFactory { Uri = new Uri(rabbitMq) }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
-    }
-
-    static async Task WaitForQueueDepthAsync(string rabbitMq, string queue, uint expected, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        uint depth = 0;
-        while (DateTime.UtcNow < deadline)
-        {
-            try { depth = await QueueDepthAsync(rabbitMq, queue); if (depth == expected) return; } catch (Exception) { }
-            await Task.Delay(200);
-        }
-        Assert.Fail($"queue {queue} holds {depth} messages, expected {expected}");
+        var ids = await QueuedEvents.TakeIdsAsync(rabbitMq, queue);
+        Assert.Equal(orders, ids.Count);
+        Assert.Equal(orders, ids.Distinct().Count());
+        Assert.All(ids, id => Assert.StartsWith(OrderEventTypes.Reserved, id));
     }
 
     [Fact]
@@ -96,10 +89,10 @@ public class FaultTests
         Assert.Equal(placed, await world.Mux.GetDatabase().StreamLengthAsync(new SaleKeys(world.Namespace, sale.Name).Stream));
 
         await infra.StartAsync("rabbitmq");
+        await world.WaitForOrdersAsync(sale.Name, placed, TimeSpan.FromSeconds(60));
         var topology = new SaleTopology(world.Namespace, sale.Name);
-        await WaitForQueueDepthAsync(infra.RabbitMq, topology.StockQueue, (uint)placed, TimeSpan.FromSeconds(60));
-        Assert.Equal((uint)placed, await QueueDepthAsync(infra.RabbitMq, topology.NotificationsQueue));
-        await world.WaitForOrdersAsync(sale.Name, placed);
+        await AssertEachOrderQueuedOnceAsync(infra.RabbitMq, topology.StockQueue, placed);
+        await AssertEachOrderQueuedOnceAsync(infra.RabbitMq, topology.NotificationsQueue, placed);
         Assert.Equal(350, (await world.Store.GetStockAsync(new SaleKeys(world.Namespace, sale.Name)))[0].Remaining);
     }
 
@@ -124,7 +117,7 @@ public class FaultTests
 
         await infra.StartAsync("postgres");
         await world.WaitForOrdersAsync(sale.Name, placed, TimeSpan.FromSeconds(60));
-        await WaitForQueueDepthAsync(world.RabbitMq, new SaleTopology(world.Namespace, sale.Name).StockQueue, (uint)placed, TimeSpan.FromSeconds(30));
+        await AssertEachOrderQueuedOnceAsync(world.RabbitMq, new SaleTopology(world.Namespace, sale.Name).StockQueue, placed);
     }
 
     [Fact]

@@ -18,18 +18,6 @@ public class OutboxTests
         await cmd.ExecuteNonQueryAsync();
     }
 
-    /// <summary>The ids of the events in a queue, taken off it: a message is one event or an event pack of several.</summary>
-    static async Task<List<string>> TakeEventIdsAsync(IChannel channel, string queue)
-    {
-        var ids = new List<string>();
-        while (await channel.BasicGetAsync(queue, autoAck: true) is { } message)
-        {
-            if (message.BasicProperties.ContentType == EventPack.ContentType) ids.AddRange(EventPack.Unpack(message.Body.Span).Select(e => e.Id));
-            else ids.Add(message.BasicProperties.MessageId!);
-        }
-        return ids;
-    }
-
     [Fact]
     public async Task EventsOfAVanishedExchangeAreParkedWithoutBlockingOthersOrOtherNamespacesAndAnAdminRequeuesThem()
     {
@@ -68,7 +56,7 @@ public class OutboxTests
         // The live events really are in the sale's stock queue (bound to order.reserved), each once.
         await using var connection = await new ConnectionFactory { Uri = new Uri(w.RabbitMq) }.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
-        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"live-{i}-{w.Namespace}"), (await TakeEventIdsAsync(channel, $"{topology.Prefix}.stock")).Order());
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"live-{i}-{w.Namespace}"), (await QueuedEvents.TakeIdsAsync(channel, $"{topology.Prefix}.stock")).Order());
 
         // An admin sees the parked events by exchange (this namespace's only) and, once the exchange exists again, hands them
         // back to the publisher, which now publishes them.
@@ -103,7 +91,7 @@ public class OutboxTests
             await w.ScalarAsync("SELECT count(*) FROM orders.outbox WHERE event_id LIKE 'gone-%' AND published_at IS NOT NULL") == 3,
             "the requeued events are published once their exchange exists");
         Assert.Empty(JsonDocument.Parse(await admin.GetStringAsync("/api/admin/outbox/parked")).RootElement.GetProperty("exchanges").EnumerateArray());
-        Assert.Equal(Enumerable.Range(0, 3).Select(i => $"gone-{i}-{w.Namespace}"), (await TakeEventIdsAsync(channel, back.QueueName)).Order());
+        Assert.Equal(Enumerable.Range(0, 3).Select(i => $"gone-{i}-{w.Namespace}"), (await QueuedEvents.TakeIdsAsync(channel, back.QueueName)).Order());
         await channel.ExchangeDeleteAsync(gone);
     }
 }
