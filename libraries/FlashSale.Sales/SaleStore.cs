@@ -152,9 +152,26 @@ public sealed class SaleStore(IConnectionMultiplexer redis)
         return !packed.IsNull && OrderStreamEntry.TryParsePacked((byte[]?)packed, out var entry) && entry.OrderId == orderId ? entry : null;
     }
 
-    /// <summary>Drops relayed orders from the pending index (after the relay wrote them to PostgreSQL and trimmed the stream).</summary>
-    public Task ForgetPendingAsync(SaleKeys k, IReadOnlyList<Guid> orderIds) =>
-        orderIds.Count == 0 ? Task.CompletedTask : _db.HashDeleteAsync(k.Pending, [.. orderIds.Select(id => (RedisValue)id.ToString())]);
+    static readonly RedisScript TrimRelayedScript = new("""
+        redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+        for i = 2, #ARGV, 1000 do
+          redis.call('HDEL', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+        end
+        return 0
+        """);
+
+    /// <summary>
+    /// Trims relayed orders off the sale's stream (every entry before <paramref name="minId"/>) and drops them from the
+    /// pending index, in one script: a relay stopped or failing between two calls would leave index fields nothing removes.
+    /// Creates no key of a deleted sale.
+    /// </summary>
+    public async Task TrimRelayedAsync(SaleKeys k, string minId, IReadOnlyList<Guid> orderIds)
+    {
+        var args = new RedisValue[1 + orderIds.Count];
+        args[0] = minId;
+        for (var i = 0; i < orderIds.Count; i++) args[1 + i] = orderIds[i].ToString();
+        await TrimRelayedScript.EvaluateAsync(_db, [k.Stream, k.Pending], args);
+    }
 
     /// <summary>The stored outcome of an idempotency key, if any (the same answer reserve.lua would replay).</summary>
     public async Task<ReserveResult?> FindReplayAsync(SaleKeys k, Guid userId, string idempotencyKey, string sku, int quantity)

@@ -187,6 +187,28 @@ public class SaleStoreTests(RedisFixture fx) : IClassFixture<RedisFixture>, IAsy
         foreach (var key in k.All) Assert.False(await fx.Store.Redis.GetDatabase().KeyExistsAsync(key), $"{key} was created");
     }
 
+    [Fact]
+    public async Task RelayedOrdersLeaveTheStreamAndThePendingIndexTogetherAndADeletedSaleGetsNoKeyBack()
+    {
+        var (sale, k) = await PreloadedSaleAsync(stock: 3, limit: 3);
+        var buyer = Guid.NewGuid();
+        var orders = new[] { await Reserve(sale, buyer), await Reserve(sale, buyer), await Reserve(sale, buyer) };
+        var db = fx.Store.Redis.GetDatabase();
+        var entries = await db.StreamRangeAsync(k.Stream);
+        foreach (var o in orders) Assert.Equal(o.OrderId, (await fx.Store.FindPendingOrderAsync(k, o.OrderId))?.OrderId);
+
+        // The relay wrote the first two: trimmed up to the third entry, and forgotten by the index in the same call.
+        await fx.Store.TrimRelayedAsync(k, entries[2].Id!, [orders[0].OrderId, orders[1].OrderId]);
+        Assert.Equal(1, await db.StreamLengthAsync(k.Stream));
+        Assert.Equal([orders[2].OrderId.ToString()], (await db.HashKeysAsync(k.Pending)).Select(f => (string)f!));
+        Assert.Null(await fx.Store.FindPendingOrderAsync(k, orders[0].OrderId));
+        Assert.Equal(orders[2].OrderId, (await fx.Store.FindPendingOrderAsync(k, orders[2].OrderId))!.OrderId);
+
+        await fx.Store.DeleteAsync(k);
+        await fx.Store.TrimRelayedAsync(k, entries[2].Id!, [orders[2].OrderId]);
+        foreach (var key in k.All) Assert.False(await db.KeyExistsAsync(key), $"{key} was created");
+    }
+
     /// <summary>A sale of 2 x p1 (limit 2) with one order reserved, and a few milliseconds gone by since.</summary>
     async Task<(SaleDefinition Sale, SaleKeys Keys, Guid Buyer, ReserveResult Order, DateTimeOffset ReservedAt)> OneOrderThenAMillisecondAsync()
     {

@@ -166,9 +166,7 @@ public sealed class OrderStreamRelay(
                             var (task, lastId) = written.Peek();
                             var relayed = await task;
                             written.Dequeue();
-                            await Redis.ExecuteAsync("XTRIM", keys.Stream, "MINID", Successor(lastId));
-                            // After the trim: a lookup that misses the index finds the order in PostgreSQL.
-                            await Store.ForgetPendingAsync(keys, relayed);
+                            await Store.TrimRelayedAsync(keys, Successor(lastId), relayed);
                         }
                         failures = 0;
                         if (caughtUp && o.IdleDelay - Stopwatch.GetElapsedTime(readAt) is { Ticks: > 0 } rest) await Task.Delay(rest, ct);
