@@ -52,8 +52,12 @@ public sealed class OrderStreamRelay(
     OrdersMetrics metrics,
     ILogger<OrderStreamRelay> logger) : BackgroundService
 {
-    /// <summary>Takes the lease when nobody holds it; 1 when this owner holds it afterwards.</summary>
+    /// <summary>
+    /// Takes the lease when nobody holds it; 1 when this owner holds it afterwards. Never for a sale Redis no longer holds
+    /// (KEYS[2], its initial stock): a listing read before the sale was deleted would create a lease of no sale.
+    /// </summary>
     static readonly RedisScript AcquireScript = new("""
+        if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
         local owner = redis.call('GET', KEYS[1])
         if owner == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
         if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
@@ -118,7 +122,7 @@ public sealed class OrderStreamRelay(
     }
 
     async Task<bool> LeaseAsync(RedisScript script, SaleKeys keys) =>
-        (long)await script.EvaluateAsync(Redis, [keys.RelayLease], [Owner, (long)options.Value.Relay.LeaseTime.TotalMilliseconds]) == 1;
+        (long)await script.EvaluateAsync(Redis, [keys.RelayLease, keys.Initial], [Owner, (long)options.Value.Relay.LeaseTime.TotalMilliseconds]) == 1;
 
     /// <summary>
     /// Relays one sale while this replica holds its lease: up to <see cref="RelayOptions.Workers"/> batches are written at once,
