@@ -26,7 +26,7 @@ public sealed class EventConsumerOptions
     /// <summary>Inbox key of this consumer (defaults to the handler type's name); keep it stable across releases.</summary>
     public string ConsumerName { get; set; } = "";
 
-    /// <summary>Schema of the inbox table, which the service's migrations create (<see cref="Inbox.CreateSql"/>).</summary>
+    /// <summary>Schema of the inbox table, which the service's migrations create (<see cref="Inbox.MigrationSql"/>).</summary>
     public string Schema { get; set; } = "public";
 
     /// <summary>Unacknowledged deliveries the broker sends ahead (basic.qos).</summary>

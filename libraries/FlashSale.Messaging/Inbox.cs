@@ -12,20 +12,18 @@ public static partial class Inbox
 {
     static readonly ConcurrentDictionary<string, string> InsertSql = new();
 
-    /// <summary>DDL for a service's migrations (idempotent): the inbox exists before any consumer starts.</summary>
-    public static string CreateSql(string schema = "public")
+    /// <summary>
+    /// The inbox's migration (Migrations/000_inbox.sql), which each consuming service applies in its schema through
+    /// AddMigrations; its names are unqualified, so it creates the table in the schema of the session's search_path.
+    /// </summary>
+    public static string MigrationSql { get; } = ReadMigration();
+
+    static string ReadMigration()
     {
-        ValidateSchema(schema);
-        return $"""
-            CREATE SCHEMA IF NOT EXISTS {schema};
-            CREATE TABLE IF NOT EXISTS {schema}.inbox (
-                consumer    text        NOT NULL,
-                message_id  text        NOT NULL,
-                received_at timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (consumer, message_id)
-            );
-            CREATE INDEX IF NOT EXISTS inbox_received_at ON {schema}.inbox (received_at);
-            """;
+        using var stream = typeof(Inbox).Assembly.GetManifestResourceStream("FlashSale.Messaging.Migrations.000_inbox.sql")
+            ?? throw new InvalidOperationException("the inbox migration is not embedded");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 
     /// <summary>

@@ -117,7 +117,7 @@ public sealed class Database : IAsyncLifetime
     public async Task InitializeAsync()
     {
         DataSource = NpgsqlDataSource.Create(await Infra.CreateDatabaseAsync("msg"));
-        await using var cmd = DataSource.CreateCommand("CREATE TABLE effects (message_id text NOT NULL, attempt int NOT NULL);" + Inbox.CreateSql());
+        await using var cmd = DataSource.CreateCommand("CREATE TABLE effects (message_id text NOT NULL, attempt int NOT NULL);" + Inbox.MigrationSql);
         await cmd.ExecuteNonQueryAsync();
     }
 
