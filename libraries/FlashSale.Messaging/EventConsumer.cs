@@ -2,9 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Npgsql;
-using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
 namespace FlashSale.Messaging;

@@ -1,7 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
 namespace FlashSale.Messaging;

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
 namespace FlashSale.Messaging;

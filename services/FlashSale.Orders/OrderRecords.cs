@@ -1,8 +1,4 @@
-using FlashSale.Contracts;
-using FlashSale.Messaging;
 using FlashSale.Orders.Apis;
-using FlashSale.Sales;
-using Npgsql;
 
 namespace FlashSale.Orders;
 

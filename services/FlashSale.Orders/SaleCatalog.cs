@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using FlashSale.Sales;
 
 namespace FlashSale.Orders;
 

@@ -2,15 +2,11 @@ using System.Buffers;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using FlashSale.Contracts;
 using FlashSale.Orders.Gates;
 using FlashSale.Orders.Relay;
-using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FlashSale.Orders.Apis;
 

@@ -1,10 +1,7 @@
 using System.Text.Json.Serialization;
-using FlashSale.Messaging;
 using FlashSale.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FlashSale.Orders.Apis;
 

@@ -1,14 +1,10 @@
 using System.Globalization;
 using System.Security.Claims;
-using FlashSale.Contracts;
 using FlashSale.Orders.Payments;
 using FlashSale.Orders.Relay;
-using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FlashSale.Orders.Apis;
 

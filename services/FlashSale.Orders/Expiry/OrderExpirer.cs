@@ -1,8 +1,4 @@
-using FlashSale.Contracts;
 using FlashSale.Orders.Gates;
-using FlashSale.Sales;
-using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FlashSale.Orders.Expiry;
 

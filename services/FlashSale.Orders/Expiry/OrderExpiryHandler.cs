@@ -1,8 +1,3 @@
-using FlashSale.Contracts;
-using FlashSale.Messaging;
-using FlashSale.Sales;
-using Npgsql;
-
 namespace FlashSale.Orders.Expiry;
 
 /// <summary>

@@ -1,13 +1,10 @@
-using FlashSale.Messaging;
 using FlashSale.Orders.Apis;
 using FlashSale.Orders.Expiry;
 using FlashSale.Orders.Gates;
 using FlashSale.Orders.Payments;
 using FlashSale.Orders.Relay;
-using FlashSale.Sales;
 using FlashSale.ServiceDefaults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace FlashSale.Orders.Extensions;
 

@@ -1,5 +1,3 @@
-using FlashSale.Sales;
-
 namespace FlashSale.Orders.Gates;
 
 public sealed record ReserveRequest(string Namespace, string Sale, Guid UserId, string? Email, string Sku, int Quantity, string IdempotencyKey, Guid NewOrderId);

@@ -1,8 +1,4 @@
 using System.Collections.Concurrent;
-using FlashSale.Contracts;
-using FlashSale.Messaging;
-using FlashSale.Sales;
-using Npgsql;
 
 namespace FlashSale.Orders.Gates;
 

@@ -1,7 +1,3 @@
-using FlashSale.Contracts;
-using FlashSale.Sales;
-using Microsoft.Extensions.Options;
-
 namespace FlashSale.Orders.Gates;
 
 /// <summary>The default gate: reserve.lua decides and appends the order to the sale's stream (orders of one sale that arrive together share a call, see <see cref="ReserveBatcher"/>).</summary>

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using FlashSale.Sales;
-using Microsoft.Extensions.Options;
 
 namespace FlashSale.Orders.Gates;
 

@@ -1,10 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using FlashSale.Contracts;
-using FlashSale.Messaging;
-using FlashSale.Sales;
-using Microsoft.Extensions.Options;
-using Npgsql;
 using NpgsqlTypes;
 using StackExchange.Redis;
 

@@ -1,6 +1,3 @@
-using FlashSale.Contracts;
-using FlashSale.Sales;
-using Npgsql;
 using NpgsqlTypes;
 
 namespace FlashSale.Orders.Relay;

@@ -1,6 +1,3 @@
-using FlashSale.Messaging;
-using Microsoft.Extensions.Options;
-using Npgsql;
 using RabbitMQ.Client.Exceptions;
 
 namespace FlashSale.Orders.Relay;
