@@ -94,14 +94,14 @@ sealed class EventConsumerHost<THandler>(
         var connection = await rabbit.GetConnectionAsync(stoppingToken);
         var channel = await connection.CreateChannelAsync(
             new CreateChannelOptions(false, false, consumerDispatchConcurrency: Math.Max((ushort)1, options.Concurrency)), stoppingToken);
-        using var session = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var consuming = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         channel.ChannelShutdownAsync += (_, a) => { ended.TrySetResult($"channel closed ({a.ReplyCode} {a.ReplyText})"); return Task.CompletedTask; };
         try
         {
             await channel.BasicQosAsync(0, options.Prefetch, global: false, stoppingToken);
             var consumer = new AsyncEventingBasicConsumer(channel);
-            consumer.ReceivedAsync += (_, delivery) => HandleDeliveryAsync(channel, delivery, session.Token);
+            consumer.ReceivedAsync += (_, delivery) => HandleDeliveryAsync(channel, delivery, consuming.Token);
             consumer.UnregisteredAsync += (_, _) => { ended.TrySetResult("consumer cancelled by the broker"); return Task.CompletedTask; };
             await channel.BasicConsumeAsync(_queue, autoAck: false, consumer, stoppingToken);
             logger.LogInformation("Consumer {Consumer} consuming {Queue}", options.ConsumerName, _queue);
@@ -117,13 +117,13 @@ sealed class EventConsumerHost<THandler>(
         finally
         {
             // Unacked deliveries go back to the queue when the channel closes; their handlers are cancelled.
-            await session.CancelAsync();
+            await consuming.CancelAsync();
             try { if (channel.IsOpen) await channel.CloseAsync(CancellationToken.None); } catch (Exception) { /* already closed */ }
             try { await channel.DisposeAsync(); } catch (Exception) { /* already closed */ }
         }
     }
 
-    async Task HandleDeliveryAsync(IChannel channel, BasicDeliverEventArgs delivery, CancellationToken session)
+    async Task HandleDeliveryAsync(IChannel channel, BasicDeliverEventArgs delivery, CancellationToken consuming)
     {
         var tag = delivery.DeliveryTag;
         var props = delivery.BasicProperties;
@@ -155,28 +155,28 @@ sealed class EventConsumerHost<THandler>(
         try
         {
             IReadOnlySet<string> fresh;
-            (connection, transaction, fresh) = await BeginAsync(events, session);
+            (connection, transaction, fresh) = await BeginAsync(events, consuming);
             if (fresh.Count > 0)
             {
                 await using var scope = _scopes.CreateAsyncScope();
                 IReadOnlyList<IncomingEvent> toApply = fresh.Count == events.Count ? events : [.. events.Where(x => fresh.Contains(x.MessageId))];
-                await scope.ServiceProvider.GetRequiredService<THandler>().HandleAsync(toApply, connection, transaction, session);
+                await scope.ServiceProvider.GetRequiredService<THandler>().HandleAsync(toApply, connection, transaction, consuming);
             }
             if (fresh.Count < events.Count)
             {
                 logger.LogInformation("Consumer {Consumer} skipped {Duplicates} duplicate event(s) of {MessageId} ({Type})",
                     options.ConsumerName, events.Count - fresh.Count, props.MessageId, props.Type);
             }
-            await transaction.CommitAsync(session);
+            await transaction.CommitAsync(consuming);
         }
-        catch (Exception) when (session.IsCancellationRequested)
+        catch (Exception) when (consuming.IsCancellationRequested)
         {
             return; // stopping or the channel died: the broker delivers it again
         }
         catch (Exception ex)
         {
             if (transaction is not null) await RollbackQuietlyAsync(transaction);
-            await FailAsync(channel, tag, first with { MessageId = props.MessageId! }, ex, session);
+            await FailAsync(channel, tag, first with { MessageId = props.MessageId! }, ex, consuming);
             return;
         }
         finally
@@ -188,7 +188,7 @@ sealed class EventConsumerHost<THandler>(
     }
 
     /// <summary>Opens the transaction and records the events in the inbox; database outages are waited out, not counted as attempts.</summary>
-    async Task<(NpgsqlConnection, NpgsqlTransaction, IReadOnlySet<string> Fresh)> BeginAsync(List<IncomingEvent> events, CancellationToken session)
+    async Task<(NpgsqlConnection, NpgsqlTransaction, IReadOnlySet<string> Fresh)> BeginAsync(List<IncomingEvent> events, CancellationToken consuming)
     {
         var ids = events.Select(e => e.MessageId).ToArray();
         for (var failures = 1; ; failures++)
@@ -196,22 +196,22 @@ sealed class EventConsumerHost<THandler>(
             NpgsqlConnection? connection = null;
             try
             {
-                connection = await dataSource.OpenConnectionAsync(session);
-                var transaction = await connection.BeginTransactionAsync(session);
-                var fresh = await Inbox.RecordAsync(connection, transaction, options.Schema, options.ConsumerName, ids, session);
+                connection = await dataSource.OpenConnectionAsync(consuming);
+                var transaction = await connection.BeginTransactionAsync(consuming);
+                var fresh = await Inbox.RecordAsync(connection, transaction, options.Schema, options.ConsumerName, ids, consuming);
                 return (connection, transaction, fresh);
             }
-            catch (Exception ex) when (!session.IsCancellationRequested)
+            catch (Exception ex) when (!consuming.IsCancellationRequested)
             {
                 if (connection is not null) await connection.DisposeAsync();
                 var delay = Backoff.After(failures);
                 logger.LogWarning("Inbox of {Consumer} unavailable ({Reason}); retrying {Count} event(s) in {Delay}", options.ConsumerName, ex.Message, ids.Length, delay);
-                await Task.Delay(delay, session);
+                await Task.Delay(delay, consuming);
             }
         }
     }
 
-    async Task FailAsync(IChannel channel, ulong tag, IncomingEvent e, Exception ex, CancellationToken session)
+    async Task FailAsync(IChannel channel, ulong tag, IncomingEvent e, Exception ex, CancellationToken consuming)
     {
         if (e.Attempt >= options.MaxAttempts)
         {
@@ -224,14 +224,14 @@ sealed class EventConsumerHost<THandler>(
         logger.LogWarning(ex, "Consumer {Consumer} failed on {MessageId} ({Type}) at attempt {Attempt} of {MaxAttempts}; requeueing in {Delay}",
             options.ConsumerName, e.MessageId, e.Type, e.Attempt, options.MaxAttempts, delay);
         // Held (unacked) during the pause without blocking the dispatcher: the other deliveries keep being handled.
-        _ = RequeueLaterAsync(channel, tag, delay, session);
+        _ = RequeueLaterAsync(channel, tag, delay, consuming);
     }
 
-    async Task RequeueLaterAsync(IChannel channel, ulong tag, TimeSpan delay, CancellationToken session)
+    async Task RequeueLaterAsync(IChannel channel, ulong tag, TimeSpan delay, CancellationToken consuming)
     {
         try
         {
-            await Task.Delay(delay, session);
+            await Task.Delay(delay, consuming);
             await SettleAsync(channel.BasicNackAsync(tag, multiple: false, requeue: true, CancellationToken.None), tag);
         }
         catch (OperationCanceledException) { /* the channel closes and the broker requeues it */ }

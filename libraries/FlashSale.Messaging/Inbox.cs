@@ -14,7 +14,7 @@ public static partial class Inbox
 
     /// <summary>
     /// The inbox's migration (Migrations/000_inbox.sql), which each consuming service applies in its schema through
-    /// AddMigrations; its names are unqualified, so it creates the table in the schema of the session's search_path.
+    /// AddMigrations; its names are unqualified, so it creates the table in the schema of the connection's search_path.
     /// </summary>
     public static string MigrationSql { get; } = ReadMigration();
 
