@@ -72,17 +72,25 @@ public static class Infra
     /// <summary>Runs scripts/infra.sh with extra environment (used by <see cref="PrivateInfra"/>).</summary>
     internal static async Task<string> RunInfraScriptAsync(IReadOnlyDictionary<string, string> env, params string[] args)
     {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot };
-        psi.ArgumentList.Add(Path.Combine(RepoRoot, "scripts", "infra.sh"));
+        var (exitCode, stdout, stderr) = await RunAsync("bash", [Path.Combine(RepoRoot, "scripts", "infra.sh"), .. args], env);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"scripts/infra.sh {string.Join(' ', args)} failed ({exitCode}): {stderr}");
+        return stdout;
+    }
+
+    /// <summary>Runs a program from the repository root to its end (or <paramref name="timeout"/>) and returns what it wrote.</summary>
+    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string program, IEnumerable<string> args,
+        IReadOnlyDictionary<string, string>? env = null, TimeSpan? timeout = null)
+    {
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot };
         foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env) psi.Environment[k] = v;
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"scripts/infra.sh {string.Join(' ', args)} failed ({p.ExitCode}): {await stderr}");
-        return await stdout;
+        using var cts = new CancellationTokenSource(timeout ?? Timeout.InfiniteTimeSpan);
+        await p.WaitForExitAsync(cts.Token);
+        return (p.ExitCode, await stdout, await stderr);
     }
 }
 

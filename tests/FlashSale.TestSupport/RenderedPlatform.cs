@@ -45,7 +45,7 @@ public sealed class RenderedPlatform : IAsyncDisposable
             ["flashsale-postgres/connectionString"] = await Infra.CreateDatabaseAsync("platform"),
             ["flashsale-redis/connectionString"] = Infra.Redis,
             ["flashsale-rabbitmq/uri"] = Infra.RabbitMq,
-            ["flashsale-signing-key/key.pem"] = RSA.Create(2048).ExportPkcs8PrivateKeyPem(),
+            ["flashsale-signing-key/key.pem"] = TestTokens.NewSigningKeyPem(),
             ["flashsale-admin/username"] = "admin",
             ["flashsale-admin/password"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)),
             ["flashsale-smtp/host"] = "127.0.0.1",
@@ -79,16 +79,8 @@ public sealed class RenderedPlatform : IAsyncDisposable
         // The operator's built output as a process, as `make run` runs it: the test needs no reference to the operator.
         var dll = Path.Combine(Infra.RepoRoot, "operator", "FlashSale.Operator", "bin", BuildConfiguration, "net10.0", "FlashSale.Operator.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first (make test does)");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        psi.ArgumentList.Add("local");
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(cts.Token);
-        Assert.True(process.ExitCode == 0, $"FlashSale.Operator local failed ({process.ExitCode}):\n{await stdout}{await stderr}");
+        var (exitCode, stdout, stderr) = await Infra.RunAsync("dotnet", [dll, "local", .. args], timeout: TimeSpan.FromMinutes(2));
+        Assert.True(exitCode == 0, $"FlashSale.Operator local failed ({exitCode}):\n{stdout}{stderr}");
     }
 
     public IReadOnlyDictionary<string, string> RenderedEnvironment(string service) =>

@@ -100,7 +100,7 @@ public sealed class AbuseLimitTests
 {
     static async Task<AddressedUsersFactory> StartAsync(Action<Dictionary<string, string?>> tweak)
     {
-        var settings = UsersFactory.DefaultSettings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem());
+        var settings = UsersFactory.DefaultSettings(await Infra.CreateDatabaseAsync("users"), TestTokens.NewSigningKeyPem());
         tweak(settings);
         return new AddressedUsersFactory(settings);
     }

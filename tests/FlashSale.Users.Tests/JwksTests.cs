@@ -20,7 +20,7 @@ namespace FlashSale.Users.Tests;
 public sealed class JwksTests : IAsyncLifetime
 {
     // A verification key (here the previous key of a rotation): no longer signs, still published and trusted.
-    readonly string _retiredPem = UsersFactory.NewSigningKeyPem();
+    readonly string _retiredPem = TestTokens.NewSigningKeyPem();
     UsersFactory _users = null!;
     HttpClient _usersClient = null!;
     WebApplication _other = null!;
@@ -31,7 +31,7 @@ public sealed class JwksTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var db = await Infra.CreateDatabaseAsync("users");
-        var settings = UsersFactory.DefaultSettings(db, UsersFactory.NewSigningKeyPem());
+        var settings = UsersFactory.DefaultSettings(db, TestTokens.NewSigningKeyPem());
         settings["Auth:VerificationKeyPems:0"] = _retiredPem;
         _users = new UsersFactory(settings);
         _users.UseKestrel(0);
@@ -114,7 +114,7 @@ public sealed class JwksTests : IAsyncLifetime
     [Fact]
     public async Task AnotherServiceRejectsATokenSignedByAKeyTheUsersServiceDoesNotPublish()
     {
-        var stranger = Security.SigningKey.FromPem(UsersFactory.NewSigningKeyPem())
+        var stranger = Security.SigningKey.FromPem(TestTokens.NewSigningKeyPem())
             .CreateToken(Guid.NewGuid(), "mallory", null, true, "flashsale", "flashsale", DateTime.UtcNow, TimeSpan.FromHours(1));
         Assert.Equal(HttpStatusCode.Unauthorized, (await WhoAmIAsync(stranger)).StatusCode);
     }

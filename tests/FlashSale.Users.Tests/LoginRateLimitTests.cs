@@ -3,7 +3,7 @@ namespace FlashSale.Users.Tests;
 public sealed class LoginRateLimitTests
 {
     static async Task<UsersFactory> StartAsync(int perUsernameAndAddress, int perAddress) =>
-        new(Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(), perUsernameAndAddress, perAddress));
+        new(Settings(await Infra.CreateDatabaseAsync("users"), TestTokens.NewSigningKeyPem(), perUsernameAndAddress, perAddress));
 
     static Dictionary<string, string?> Settings(string database, string signingKeyPem, int perUsernameAndAddress, int perAddress, string? redis = null)
     {
@@ -54,7 +54,7 @@ public sealed class LoginRateLimitTests
     public async Task ReplicasSharingRedisShareOneBudgetPerUsernameAndAddress()
     {
         await Infra.RequireAsync(postgres: true, redis: true, rabbitMq: false);
-        var settings = Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(), perUsernameAndAddress: 3, perAddress: 1000, redis: Infra.Redis);
+        var settings = Settings(await Infra.CreateDatabaseAsync("users"), TestTokens.NewSigningKeyPem(), perUsernameAndAddress: 3, perAddress: 1000, redis: Infra.Redis);
         await using var a = new UsersFactory(settings);
         await using var b = new UsersFactory(new Dictionary<string, string?>(settings));
         HttpClient[] replicas = [a.CreateClient(), b.CreateClient()];
@@ -72,7 +72,7 @@ public sealed class LoginRateLimitTests
     public async Task WithRedisUnreachableLoginsAreStillLimitedInTheReplicasMemory()
     {
         // Nothing listens on port 1: the throttle counts locally at once instead of refusing logins or waiting for Redis.
-        await using var factory = new UsersFactory(Settings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem(),
+        await using var factory = new UsersFactory(Settings(await Infra.CreateDatabaseAsync("users"), TestTokens.NewSigningKeyPem(),
             perUsernameAndAddress: 3, perAddress: 1000, redis: "127.0.0.1:1,connectTimeout=200"));
         var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/users", new { username = "target", email = "t@example.com", password = "password-1" })).StatusCode);

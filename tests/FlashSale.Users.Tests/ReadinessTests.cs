@@ -21,7 +21,7 @@ public sealed class ReadinessTests
     {
         await using var infra = new PrivateInfra("users-ready");
         await infra.StartAsync("postgres");
-        await using var factory = new UsersFactory(UsersFactory.DefaultSettings(infra.Postgres, UsersFactory.NewSigningKeyPem()));
+        await using var factory = new UsersFactory(UsersFactory.DefaultSettings(infra.Postgres, TestTokens.NewSigningKeyPem()));
         var client = factory.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz/ready")).StatusCode);
 

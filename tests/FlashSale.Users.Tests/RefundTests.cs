@@ -28,7 +28,7 @@ public sealed class RefundTests : IAsyncLifetime
         _rabbit = await new ConnectionFactory { Uri = new Uri(Infra.RabbitMq) }.CreateConnectionAsync();
         await _topology.DeclareAsync(_rabbit, TimeSpan.FromMinutes(15));
         _db = await Infra.CreateDatabaseAsync("users");
-        _users = new UsersWithSaleFactory(UsersFactory.DefaultSettings(_db, UsersFactory.NewSigningKeyPem()), new Dictionary<string, string?>
+        _users = new UsersWithSaleFactory(UsersFactory.DefaultSettings(_db, TestTokens.NewSigningKeyPem()), new Dictionary<string, string?>
         {
             ["ConnectionStrings:RabbitMq"] = Infra.RabbitMq,
             ["RabbitMq:Namespace"] = _namespace,

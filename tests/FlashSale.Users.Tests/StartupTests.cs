@@ -4,7 +4,7 @@ public sealed class StartupTests
 {
     static async Task<Exception> StartFailureAsync(Action<Dictionary<string, string?>> change)
     {
-        var settings = UsersFactory.DefaultSettings(await Infra.CreateDatabaseAsync("users"), UsersFactory.NewSigningKeyPem());
+        var settings = UsersFactory.DefaultSettings(await Infra.CreateDatabaseAsync("users"), TestTokens.NewSigningKeyPem());
         change(settings);
         for (var attempt = 1; ; attempt++)
         {

@@ -40,18 +40,12 @@ public class UsersFactory(IDictionary<string, string?> settings) : WebApplicatio
         ["Wallet:Currency"] = "EUR",
         ["Logging:LogLevel:Default"] = "Warning",
     };
-
-    public static string NewSigningKeyPem()
-    {
-        using var rsa = RSA.Create(2048);
-        return rsa.ExportPkcs8PrivateKeyPem();
-    }
 }
 
 public sealed class UsersFixture : IAsyncLifetime
 {
     public string ConnectionString { get; private set; } = "";
-    public string SigningKeyPem { get; } = UsersFactory.NewSigningKeyPem();
+    public string SigningKeyPem { get; } = TestTokens.NewSigningKeyPem();
     public UsersFactory Factory { get; private set; } = null!;
     public HttpClient Client { get; private set; } = null!;
 
